@@ -1,0 +1,82 @@
+package store
+
+import (
+	"encoding/binary"
+
+	"github.com/payswitch/payswitch/ledger"
+)
+
+// Key layout. Every key starts with a one-byte prefix naming its table;
+// numbers are big-endian so that byte order is numeric order.
+//
+//	m                                   → meta: applied index, last timestamp, digest
+//	a | account ID (16)                 → ledger.AppendAccountRecord (69 bytes)
+//	t | transfer ID (16)                → ledger.AppendTransferRecord (95 bytes)
+//	h | account ID (16) | timestamp (8) → transfer ID (16): an account's transfers in time order
+//	x | deadline (8) | timestamp (8)    → transfer ID (16): pending transfers in expiry order
+//
+// Accounts and transfers are the state (the digest hashes them); h and x
+// are indexes derived from it, checked by Store.Check. A transfer that was
+// rejected has a record but no index entries.
+const (
+	prefixMeta     byte = 'm'
+	prefixAccount  byte = 'a'
+	prefixTransfer byte = 't'
+	prefixHistory  byte = 'h'
+	prefixExpiry   byte = 'x'
+
+	recordKeySize  = 1 + 16
+	historyKeySize = 1 + 16 + 8
+	expiryKeySize  = 1 + 8 + 8
+	metaValueSize  = 8 + 8 + 8 + 8
+)
+
+var metaKey = []byte{prefixMeta}
+
+func putRecordKey(dst []byte, prefix byte, id ledger.ID) {
+	dst[0] = prefix
+	copy(dst[1:17], id[:])
+}
+
+func recordKey(prefix byte, id ledger.ID) []byte {
+	k := make([]byte, recordKeySize)
+	putRecordKey(k, prefix, id)
+	return k
+}
+
+func putHistoryKey(dst []byte, account ledger.ID, timestamp uint64) {
+	dst[0] = prefixHistory
+	copy(dst[1:17], account[:])
+	binary.BigEndian.PutUint64(dst[17:25], timestamp)
+}
+
+func putExpiryKey(dst []byte, deadline, timestamp uint64) {
+	dst[0] = prefixExpiry
+	binary.BigEndian.PutUint64(dst[1:9], deadline)
+	binary.BigEndian.PutUint64(dst[9:17], timestamp)
+}
+
+// meta is the store's own record, written with every batch.
+type meta struct {
+	appliedIndex  uint64
+	lastTimestamp uint64
+	digest        ledger.Digest
+}
+
+func (m *meta) encode(dst []byte) {
+	binary.LittleEndian.PutUint64(dst[0:8], m.appliedIndex)
+	binary.LittleEndian.PutUint64(dst[8:16], m.lastTimestamp)
+	binary.LittleEndian.PutUint64(dst[16:24], m.digest.Sum)
+	binary.LittleEndian.PutUint64(dst[24:32], m.digest.Records)
+}
+
+func (m *meta) decode(p []byte) bool {
+	if len(p) != metaValueSize {
+		return false
+	}
+	m.appliedIndex = binary.LittleEndian.Uint64(p[0:8])
+	m.lastTimestamp = binary.LittleEndian.Uint64(p[8:16])
+	m.digest.Sum = binary.LittleEndian.Uint64(p[16:24])
+	m.digest.Records = binary.LittleEndian.Uint64(p[24:32])
+	return true
+}
