@@ -37,6 +37,11 @@ type Options struct {
 	Logger *slog.Logger
 	// FS replaces the file system, for tests (vfs.NewMem). Default the OS.
 	FS vfs.FS
+	// OnCommit, when set, sees the encoded Pebble batch of every applied
+	// batch just before it commits; the bytes are valid only during the
+	// call. The benchmark uses it to replay the very same writes into raw
+	// Pebble as its physical reference.
+	OnCommit func(repr []byte)
 }
 
 const (

@@ -155,39 +155,45 @@ type checker struct {
 	digest   ledger.Digest
 	sums     map[uint16]*currencySums
 	problems []error
-	// Index entries expected from the records, and seen in the indexes.
-	history, expiry map[string]ledger.ID
+	// The number of index entries the records imply; each one is also
+	// looked up as it is found. With the counts of the index tables this
+	// proves the indexes equal to the records without holding either in
+	// memory.
+	historyWant, expiryWant int
+}
+
+// problemsMax bounds the problems one Check reports.
+const problemsMax = 20
+
+func (c *checker) problem(err error) {
+	if len(c.problems) < problemsMax {
+		c.problems = append(c.problems, err)
+	}
 }
 
 func (c *checker) scan(snap *pebble.Snapshot) error {
-	c.history, c.expiry = map[string]ledger.ID{}, map[string]ledger.ID{}
-	iter, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixAccount}, UpperBound: []byte{prefixTransfer + 1}})
-	if err != nil {
-		return err
-	}
-	for valid := iter.First(); valid; valid = iter.Next() {
-		key := iter.Key()
-		var err error
-		switch key[0] {
-		case prefixAccount:
-			err = c.account(keyID(key), iter.Value())
-		case prefixTransfer:
-			err = c.transfer(keyID(key), iter.Value())
-		case prefixHistory, prefixMeta:
-			continue // the history index is checked below, meta is read above
-		default:
-			continue // expiry and other tables lie outside this range anyway
-		}
+	for _, prefix := range []byte{prefixAccount, prefixTransfer} {
+		iter, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
 		if err != nil {
-			_ = iter.Close()
+			return err
+		}
+		for valid := iter.First(); valid; valid = iter.Next() {
+			if prefix == prefixAccount {
+				err = c.account(keyID(iter.Key()), iter.Value())
+			} else {
+				err = c.transfer(snap, keyID(iter.Key()), iter.Value())
+			}
+			if err != nil {
+				_ = iter.Close()
+				return err
+			}
+		}
+		if err := iter.Close(); err != nil {
 			return err
 		}
 	}
-	if err := iter.Close(); err != nil {
-		return err
-	}
-	c.checkIndex(snap, prefixHistory, c.history)
-	c.checkIndex(snap, prefixExpiry, c.expiry)
+	c.countIndex(snap, prefixHistory, c.historyWant)
+	c.countIndex(snap, prefixExpiry, c.expiryWant)
 	return nil
 }
 
@@ -207,12 +213,12 @@ func (c *checker) account(id ledger.ID, value []byte) error {
 	sum.creditsPosted.add(a.CreditsPosted)
 	sum.creditsPending.add(a.CreditsPending)
 	if !ledger.WithinRules(&a) {
-		c.problems = append(c.problems, fmt.Errorf("account %s breaks its balance rule: %+v", id, a))
+		c.problem(fmt.Errorf("account %s breaks its balance rule: %+v", id, a))
 	}
 	return nil
 }
 
-func (c *checker) transfer(id ledger.ID, value []byte) error {
+func (c *checker) transfer(snap *pebble.Snapshot, id ledger.ID, value []byte) error {
 	var t ledger.Transfer
 	if err := ledger.DecodeTransferRecord(id, value, &t); err != nil {
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -222,38 +228,50 @@ func (c *checker) transfer(id ledger.ID, value []byte) error {
 		return nil
 	}
 	var key [historyKeySize]byte
-	putHistoryKey(key[:], t.DebitAccount, t.Timestamp)
-	c.history[string(key[:])] = id
-	putHistoryKey(key[:], t.CreditAccount, t.Timestamp)
-	c.history[string(key[:])] = id
+	for _, account := range [2]ledger.ID{t.DebitAccount, t.CreditAccount} {
+		putHistoryKey(key[:], account, t.Timestamp)
+		c.expectEntry(snap, key[:], id)
+		c.historyWant++
+	}
 	if t.Status == ledger.StatusPending && t.Timeout != 0 {
 		var xk [expiryKeySize]byte
 		putExpiryKey(xk[:], t.Deadline(), t.Timestamp)
-		c.expiry[string(xk[:])] = id
+		c.expectEntry(snap, xk[:], id)
+		c.expiryWant++
 	}
 	return nil
 }
 
-// checkIndex compares one index table with the entries the records imply.
-func (c *checker) checkIndex(snap *pebble.Snapshot, prefix byte, want map[string]ledger.ID) {
+// expectEntry checks that an index entry exists and names the transfer.
+func (c *checker) expectEntry(snap *pebble.Snapshot, key []byte, id ledger.ID) {
+	value, closer, err := snap.Get(key)
+	if err != nil {
+		c.problem(fmt.Errorf("index entry %x for transfer %s: %w", key, id, err))
+		return
+	}
+	defer closer.Close()
+	var got ledger.ID
+	copy(got[:], value)
+	if got != id {
+		c.problem(fmt.Errorf("index entry %x names %s, want %s", key, got, id))
+	}
+}
+
+// countIndex checks that an index table holds exactly the entries the
+// records imply: each implied entry was found, so equal counts leave no
+// room for a stray one.
+func (c *checker) countIndex(snap *pebble.Snapshot, prefix byte, want int) {
 	iter, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
 	if err != nil {
-		c.problems = append(c.problems, err)
+		c.problem(err)
 		return
 	}
 	defer iter.Close()
 	seen := 0
 	for valid := iter.First(); valid; valid = iter.Next() {
-		id, ok := want[string(iter.Key())]
-		var got ledger.ID
-		copy(got[:], iter.Value())
-		if !ok || got != id {
-			c.problems = append(c.problems, fmt.Errorf("index %c entry %x names %s, records imply %s", prefix, iter.Key(), got, id))
-			continue
-		}
 		seen++
 	}
-	if seen != len(want) {
-		c.problems = append(c.problems, fmt.Errorf("index %c has %d of the %d entries the records imply", prefix, seen, len(want)))
+	if seen != want {
+		c.problem(fmt.Errorf("index %c has %d entries, the records imply %d", prefix, seen, want))
 	}
 }

@@ -140,6 +140,9 @@ func (s *Store) Apply(index uint64, b *ledger.Batch) (*ledger.Output, error) {
 	next := meta{appliedIndex: index, lastTimestamp: s.out.LastTimestamp, digest: s.out.Digest}
 	batch := s.db.NewBatch()
 	s.writeOutput(batch, &next)
+	if s.opts.OnCommit != nil {
+		s.opts.OnCommit(batch.Repr())
+	}
 	err := batch.Commit(s.sync)
 	_ = batch.Close()
 	if err != nil {

@@ -1,0 +1,42 @@
+// Command payswitch is the one binary of the payment switch: the demo, the
+// benchmarks and (as they land) the server and the operator's tools. It
+// holds wiring only; the work lives in the packages it calls.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCommand()
+	if err := root.ExecuteContext(ctx); err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "payswitch: interrupted")
+			os.Exit(130)
+		}
+		fmt.Fprintln(os.Stderr, "payswitch:", err)
+		os.Exit(1)
+	}
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "payswitch",
+		Short: "A real-time interoperable payment switch",
+		Long: `payswitch moves money between banks, wallets and government payers on a
+replicated double-entry ledger. Start with 'payswitch demo'.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newDemoCommand(), newBenchCommand(), newCheckCommand())
+	return root
+}
