@@ -1,0 +1,163 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+	"github.com/payswitch/payswitch/ledger"
+	"github.com/payswitch/payswitch/ledger/store"
+)
+
+// entryResponse is what the FSM returns for one applied log entry: the
+// results of its commands in order, or why none were applied.
+type entryResponse struct {
+	results []ledger.Result
+	err     error
+}
+
+// fsm applies committed log entries to the ledger store. It is the only
+// place where replicated state changes. hashicorp/raft calls ApplyBatch,
+// Snapshot and Restore from one goroutine; queries from other goroutines
+// take mu for reading so that Restore can swap the store underneath them.
+type fsm struct {
+	opts   store.Options
+	logger *slog.Logger
+
+	mu    sync.RWMutex
+	store *store.Store
+
+	applied atomic.Uint64 // the last log index applied (or skipped as applied)
+	batch   ledger.Batch  // decode buffer, reused
+	onApply func(index uint64)
+}
+
+var _ raft.BatchingFSM = (*fsm)(nil)
+
+func openFSM(opts store.Options, logger *slog.Logger) (*fsm, error) {
+	st, err := store.Open(opts)
+	if err != nil {
+		return nil, err
+	}
+	f := &fsm{opts: opts, logger: logger, store: st}
+	f.applied.Store(st.AppliedIndex())
+	return f, nil
+}
+
+// ApplyBatch applies each command entry as one ledger batch. Entries at or
+// below the store's applied index are already in it (the log is replayed
+// after a restart) and are skipped.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	responses := make([]any, len(logs))
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		responses[i] = f.applyEntry(l)
+	}
+	if n := len(logs); n > 0 {
+		last := logs[n-1].Index
+		if last > f.applied.Load() {
+			f.applied.Store(last)
+		}
+		if f.onApply != nil {
+			f.onApply(last)
+		}
+	}
+	return responses
+}
+
+func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
+
+func (f *fsm) applyEntry(l *raft.Log) *entryResponse {
+	if err := ledger.DecodeBatch(l.Data, &f.batch); err != nil {
+		// Every replica decodes the same bytes the same way, so all of them
+		// skip this entry alike. Only our own proposer writes entries, so
+		// this means a bug or a version mismatch: say so loudly.
+		f.logger.Error("undecodable log entry skipped", "index", l.Index, "err", err)
+		return &entryResponse{err: err}
+	}
+	f.mu.RLock()
+	out, err := f.store.Apply(l.Index, &f.batch)
+	f.mu.RUnlock()
+	switch {
+	case errors.Is(err, store.ErrIndexApplied):
+		return &entryResponse{err: err}
+	case err != nil:
+		// The disk failed under us. Raft cannot be told, and going on would
+		// let this replica diverge: stop the process; a restart replays the
+		// log from the last durable index.
+		f.logger.Error("ledger store failed; stopping the node", "index", l.Index, "err", err)
+		panic(fmt.Errorf("replica: apply index %d: %w", l.Index, err))
+	}
+	return &entryResponse{results: slices.Clone(out.Results)}
+}
+
+// Snapshot syncs the store and captures it; Persist streams it.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	snap, err := f.store.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &fsmSnapshot{snap: snap, logger: f.logger}, nil
+}
+
+// Restore replaces the whole state with a snapshot from the leader.
+func (f *fsm) Restore(r io.ReadCloser) error {
+	defer r.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.store.Close(); err != nil {
+		f.logger.Warn("closing the store before restore", "err", err)
+	}
+	restoreErr := store.RestoreDir(f.opts, r)
+	st, err := store.Open(f.opts)
+	if err != nil {
+		panic(fmt.Errorf("replica: reopen the store after restore: %w", err))
+	}
+	f.store = st
+	f.applied.Store(st.AppliedIndex())
+	if restoreErr != nil {
+		return restoreErr
+	}
+	f.logger.Info("restored ledger from snapshot", "applied_index", st.AppliedIndex(), "digest", st.Digest().String())
+	return nil
+}
+
+// withStore runs fn with the current store, which Restore may otherwise
+// swap out.
+func (f *fsm) withStore(fn func(*store.Store) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return fn(f.store)
+}
+
+func (f *fsm) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.store.Close()
+}
+
+type fsmSnapshot struct {
+	snap   *store.Snapshot
+	logger *slog.Logger
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	n, err := s.snap.WriteTo(sink)
+	if err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("replica: write snapshot: %w", err)
+	}
+	s.logger.Info("snapshot persisted", "index", s.snap.Index, "bytes", n)
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() { s.snap.Release() }

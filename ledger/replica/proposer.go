@@ -1,0 +1,224 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/payswitch/payswitch/ledger"
+)
+
+// request is one caller's commands waiting to be proposed.
+type request struct {
+	cmds []ledger.Command
+	done chan reply // buffered 1: the proposer never blocks on a caller
+}
+
+type reply struct {
+	results []ledger.Result
+	err     error
+}
+
+// proposer packs concurrent callers' commands into log entries. It is the
+// single owner of the pending proposals: callers enqueue into a bounded
+// channel and wait on their own reply channel; one goroutine seals entries
+// (by count, by bytes, or when the linger time passes) and keeps up to
+// EntriesInflightMax of them in flight. Results go back to each caller in
+// its commands' order.
+type proposer struct {
+	cfg      Config
+	raft     *raft.Raft
+	queue    chan *request
+	queued   atomic.Int64  // commands in the queue, bounded by QueueMax
+	inflight chan struct{} // a token per entry in flight
+	metrics  *metrics
+	now      func() time.Time
+
+	lastStamp uint64 // the last batch timestamp this leader wrote
+}
+
+func newProposer(cfg Config, r *raft.Raft, m *metrics) *proposer {
+	return &proposer{
+		cfg:      cfg,
+		raft:     r,
+		queue:    make(chan *request, cfg.QueueMax),
+		inflight: make(chan struct{}, cfg.EntriesInflightMax),
+		metrics:  m,
+		now:      time.Now,
+	}
+}
+
+// submit enqueues cmds and waits for their results. It fails at once with
+// ErrOverloaded when the queue is full.
+func (p *proposer) submit(ctx context.Context, cmds []ledger.Command) ([]ledger.Result, error) {
+	if len(cmds) == 0 {
+		return nil, nil
+	}
+	if len(cmds) > p.cfg.BatchCommandsMax {
+		return nil, fmt.Errorf("replica: %d commands in one submit, at most %d", len(cmds), p.cfg.BatchCommandsMax)
+	}
+	req := &request{cmds: cmds, done: make(chan reply, 1)}
+	if p.queued.Add(int64(len(cmds))) > int64(p.cfg.QueueMax) {
+		p.queued.Add(-int64(len(cmds)))
+		p.metrics.overloaded.Inc()
+		return nil, ErrOverloaded
+	}
+	select {
+	case p.queue <- req:
+	default:
+		p.queued.Add(-int64(len(cmds)))
+		p.metrics.overloaded.Inc()
+		return nil, ErrOverloaded
+	}
+	select {
+	case r := <-req.done:
+		return r.results, r.err
+	case <-ctx.Done():
+		// The commands may still be applied; the caller retries by ID.
+		return nil, fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
+	}
+}
+
+// run seals and proposes entries until ctx ends. On return every queued
+// request has been answered.
+func (p *proposer) run(ctx context.Context) {
+	for {
+		// A fresh slice per entry: the entry's await goroutine keeps it.
+		reqs := make([]*request, 0, 8)
+		select {
+		case <-ctx.Done():
+			p.drain(ErrStopped)
+			return
+		case req := <-p.queue:
+			p.dequeued(req)
+			reqs = append(reqs, req)
+		}
+		reqs = p.fill(ctx, reqs)
+		select {
+		case p.inflight <- struct{}{}:
+		case <-ctx.Done():
+			fail(reqs, ErrStopped)
+			p.drain(ErrStopped)
+			return
+		}
+		p.propose(reqs)
+	}
+}
+
+// fill gathers more requests until the entry is full or the linger time
+// since the first one has passed.
+func (p *proposer) fill(ctx context.Context, reqs []*request) []*request {
+	count := len(reqs[0].cmds)
+	deadline := time.NewTimer(p.cfg.BatchLinger)
+	defer deadline.Stop()
+	for count < p.cfg.BatchCommandsMax {
+		select {
+		case req := <-p.queue:
+			p.dequeued(req)
+			if count+len(req.cmds) > p.cfg.BatchCommandsMax {
+				// Does not fit: propose what we have, then this one.
+				p.propose(reqs)
+				p.inflight <- struct{}{}
+				return append(reqs[:0:0], req)
+			}
+			reqs = append(reqs, req)
+			count += len(req.cmds)
+		case <-deadline.C:
+			return reqs
+		case <-ctx.Done():
+			return reqs
+		}
+	}
+	return reqs
+}
+
+// propose encodes the requests into one entry, applies it through Raft and
+// hands the wait to a goroutine that holds one inflight token.
+func (p *proposer) propose(reqs []*request) {
+	var batch ledger.Batch
+	for _, r := range reqs {
+		batch.Commands = append(batch.Commands, r.cmds...)
+	}
+	// The leader's clock, never behind what it stamped before: the state
+	// machine keeps timestamps increasing anyway, this keeps them close to
+	// real time.
+	stamp := max(uint64(p.now().UnixNano()), p.lastStamp+1)
+	p.lastStamp = stamp
+	batch.Timestamp = stamp
+	data, err := batch.AppendEncoded(nil)
+	if err != nil {
+		<-p.inflight
+		fail(reqs, err)
+		return
+	}
+	p.metrics.batchCommands.Observe(float64(len(batch.Commands)))
+	start := time.Now()
+	future := p.raft.Apply(data, p.cfg.ApplyTimeout)
+	go p.await(future, reqs, start)
+}
+
+// await waits for one entry's outcome under its own deadline: with
+// BatchApplyCh on, a future of a node that is shutting down may never be
+// answered, and no caller may hang on it.
+func (p *proposer) await(future raft.ApplyFuture, reqs []*request, start time.Time) {
+	defer func() { <-p.inflight }()
+	errc := make(chan error, 1)
+	go func() { errc <- future.Error() }()
+	var err error
+	timer := time.NewTimer(p.cfg.ApplyTimeout + time.Second)
+	defer timer.Stop()
+	select {
+	case err = <-errc:
+	case <-timer.C:
+		err = errors.New("raft future not answered in time")
+	}
+	p.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			fail(reqs, p.notLeader())
+			return
+		}
+		fail(reqs, fmt.Errorf("%w: %w", ErrUnknownOutcome, err))
+		return
+	}
+	resp, ok := future.Response().(*entryResponse)
+	if !ok || resp.err != nil {
+		fail(reqs, fmt.Errorf("%w: entry response %v", ErrUnknownOutcome, future.Response()))
+		return
+	}
+	offset := 0
+	for _, r := range reqs {
+		n := len(r.cmds)
+		r.done <- reply{results: resp.results[offset : offset+n : offset+n]}
+		offset += n
+	}
+}
+
+func (p *proposer) notLeader() error {
+	addr, id := p.raft.LeaderWithID()
+	return &NotLeaderError{Leader: string(id), LeaderAddr: string(addr)}
+}
+
+func (p *proposer) dequeued(req *request) { p.queued.Add(-int64(len(req.cmds))) }
+
+// drain answers every queued request with err.
+func (p *proposer) drain(err error) {
+	for {
+		select {
+		case req := <-p.queue:
+			p.dequeued(req)
+			req.done <- reply{err: err}
+		default:
+			return
+		}
+	}
+}
+
+func fail(reqs []*request, err error) {
+	for _, r := range reqs {
+		r.done <- reply{err: err}
+	}
+}

@@ -1,0 +1,248 @@
+package store
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Snapshot streams. A snapshot is every key of the store at one applied
+// index, read through a Pebble snapshot so that Apply may go on while it is
+// written out:
+//
+//	magic "PSWSNAP1"
+//	repeated: uvarint key length (> 0), key, uvarint value length, value
+//	uvarint 0, then 8 bytes little-endian: xxhash64 of all preceding bytes
+//
+// Restore verifies the checksum and the digest before the new state
+// replaces the old one.
+const snapshotMagic = "PSWSNAP1"
+
+// snapshotKeyMax and snapshotValueMax bound what Restore allocates for one
+// entry, whatever the stream says.
+const (
+	snapshotKeyMax   = 64
+	snapshotValueMax = 1 << 10
+)
+
+// Snapshot is a consistent, point-in-time view of the store.
+type Snapshot struct {
+	snap  *pebble.Snapshot
+	Index uint64 // the applied index the snapshot holds
+}
+
+// Snapshot makes the state durable (so that the Raft log may be compacted
+// up to AppliedIndex) and captures it. It is cheap: the data is read later,
+// by WriteTo. Call it from the Apply goroutine; Release it when done.
+func (s *Store) Snapshot() (*Snapshot, error) {
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return nil, fmt.Errorf("store: sync before snapshot: %w", err)
+	}
+	return &Snapshot{snap: s.db.NewSnapshot(), Index: s.meta.appliedIndex}, nil
+}
+
+// Release frees the snapshot.
+func (sn *Snapshot) Release() { _ = sn.snap.Close() }
+
+// WriteTo streams the snapshot to w.
+func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	h := xxhash.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 1<<20)
+	written := int64(0)
+	put := func(p []byte) error {
+		n, err := bw.Write(p)
+		written += int64(n)
+		return err
+	}
+	if err := put([]byte(snapshotMagic)); err != nil {
+		return written, err
+	}
+	iter, err := sn.snap.NewIter(nil)
+	if err != nil {
+		return written, err
+	}
+	var lenBuf [binary.MaxVarintLen64]byte
+	for valid := iter.First(); valid; valid = iter.Next() {
+		key, value := iter.Key(), iter.Value()
+		for _, part := range [][]byte{key, value} {
+			n := binary.PutUvarint(lenBuf[:], uint64(len(part)))
+			if err := put(lenBuf[:n]); err != nil {
+				_ = iter.Close()
+				return written, err
+			}
+			if err := put(part); err != nil {
+				_ = iter.Close()
+				return written, err
+			}
+		}
+	}
+	if err := iter.Close(); err != nil {
+		return written, err
+	}
+	if err := put([]byte{0}); err != nil {
+		return written, err
+	}
+	if err := bw.Flush(); err != nil {
+		return written, err
+	}
+	var sum [8]byte
+	binary.LittleEndian.PutUint64(sum[:], h.Sum64())
+	n, err := w.Write(sum[:])
+	return written + int64(n), err
+}
+
+// RestoreDir replaces the store in opts.Dir with the snapshot read from r.
+// The store in that directory must be closed. The snapshot is written to a
+// fresh Pebble DB beside it, verified (checksum, digest, Check), synced, and
+// only then renamed into place, so a failure at any point leaves the old
+// state as it was.
+func RestoreDir(opts Options, r io.Reader) error {
+	opts = opts.withDefaults()
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	tmp := opts.Dir + ".restore"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := writeSnapshotDB(tmp, r); err != nil {
+		_ = os.RemoveAll(tmp)
+		return err
+	}
+	verify := opts
+	verify.Dir = tmp
+	st, err := Open(verify)
+	if err != nil {
+		_ = os.RemoveAll(tmp)
+		return err
+	}
+	err = st.Check()
+	_ = st.Close()
+	if err != nil {
+		_ = os.RemoveAll(tmp)
+		return fmt.Errorf("store: restored snapshot fails its check: %w", err)
+	}
+	old := opts.Dir + ".old"
+	if err := os.RemoveAll(old); err != nil {
+		return err
+	}
+	if _, err := os.Stat(opts.Dir); err == nil {
+		if err := os.Rename(opts.Dir, old); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, opts.Dir); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(opts.Dir)); err != nil {
+		return err
+	}
+	return os.RemoveAll(old)
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// writeSnapshotDB decodes a snapshot stream into a new Pebble DB at dir.
+func writeSnapshotDB(dir string, r io.Reader) error {
+	db, err := pebble.Open(dir, PebbleOptions(nil))
+	if err != nil {
+		return err
+	}
+	err = copySnapshot(db, r)
+	if err == nil {
+		err = db.Flush()
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// hashReader hashes exactly the bytes its reader hands out.
+type hashReader struct {
+	r *bufio.Reader
+	h *xxhash.Digest
+}
+
+func (hr *hashReader) ReadByte() (byte, error) {
+	b, err := hr.r.ReadByte()
+	if err == nil {
+		_, _ = hr.h.Write([]byte{b})
+	}
+	return b, err
+}
+
+func (hr *hashReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	_, _ = hr.h.Write(p[:n])
+	return n, err
+}
+
+var errSnapshotFormat = errors.New("store: malformed snapshot")
+
+func copySnapshot(db *pebble.DB, r io.Reader) error {
+	hr := &hashReader{r: bufio.NewReaderSize(r, 1<<20), h: xxhash.New()}
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(hr, magic); err != nil || string(magic) != snapshotMagic {
+		return fmt.Errorf("%w: bad magic", errSnapshotFormat)
+	}
+	batch := db.NewBatch()
+	defer batch.Close()
+	key := make([]byte, snapshotKeyMax)
+	value := make([]byte, snapshotValueMax)
+	for entries := 0; ; entries++ {
+		keyLen, err := binary.ReadUvarint(hr)
+		if err != nil {
+			return fmt.Errorf("%w: entry %d: %w", errSnapshotFormat, entries, err)
+		}
+		if keyLen == 0 {
+			break
+		}
+		if keyLen > snapshotKeyMax {
+			return fmt.Errorf("%w: entry %d: key of %d bytes", errSnapshotFormat, entries, keyLen)
+		}
+		if _, err := io.ReadFull(hr, key[:keyLen]); err != nil {
+			return fmt.Errorf("%w: entry %d: %w", errSnapshotFormat, entries, err)
+		}
+		valueLen, err := binary.ReadUvarint(hr)
+		if err != nil || valueLen > snapshotValueMax {
+			return fmt.Errorf("%w: entry %d: value length %d: %v", errSnapshotFormat, entries, valueLen, err)
+		}
+		if _, err := io.ReadFull(hr, value[:valueLen]); err != nil {
+			return fmt.Errorf("%w: entry %d: %w", errSnapshotFormat, entries, err)
+		}
+		_ = batch.Set(key[:keyLen], value[:valueLen], nil)
+		if batch.Len() >= 4<<20 {
+			if err := batch.Commit(pebble.NoSync); err != nil {
+				return err
+			}
+			batch.Reset()
+		}
+	}
+	want := hr.h.Sum64()
+	var sum [8]byte
+	if _, err := io.ReadFull(hr.r, sum[:]); err != nil {
+		return fmt.Errorf("%w: checksum: %w", errSnapshotFormat, err)
+	}
+	if got := binary.LittleEndian.Uint64(sum[:]); got != want {
+		return fmt.Errorf("%w: checksum %016x, computed %016x", errSnapshotFormat, got, want)
+	}
+	if _, err := hr.r.ReadByte(); err != io.EOF {
+		return fmt.Errorf("%w: bytes after the checksum", errSnapshotFormat)
+	}
+	return batch.Commit(pebble.Sync)
+}
