@@ -99,9 +99,10 @@ type undoEntry struct {
 
 // applier carries one batch's state. It lives on the stack of Apply.
 type applier struct {
-	view View
-	out  *Output
-	now  uint64 // the current command's timestamp
+	view  View
+	out   *Output
+	start uint64 // the batch's first command's timestamp
+	now   uint64 // the current command's timestamp
 
 	// The open linked chain: the index of its first member or -1, whether
 	// a member failed, and how many events existed when it opened.
@@ -118,11 +119,13 @@ type applier struct {
 func Apply(view View, batch *Batch, digest Digest, out *Output) {
 	n := len(batch.Commands)
 	invariant.Always(n <= BatchCommandsMax, "batch of %d commands", n)
+	invariant.Always(batch.Timestamp <= TimestampMax && view.LastTimestamp() <= TimestampMax+BatchCommandsMax,
+		"timestamps %d/%d past TimestampMax", batch.Timestamp, view.LastTimestamp())
 	out.reset(n)
 	out.Digest = digest
-	a := applier{view: view, out: out, chainStart: -1}
-
 	start := max(batch.Timestamp, view.LastTimestamp()+1)
+	a := applier{view: view, out: out, start: start, chainStart: -1}
+
 	for i := range batch.Commands {
 		a.now = start + uint64(i)
 		a.applyOne(i, &batch.Commands[i])
@@ -177,7 +180,9 @@ func (a *applier) applyOne(i int, cmd *Command) {
 	if a.chainStart >= 0 && !r.Code.Succeeded() {
 		a.rollbackChain()
 		for j := a.chainStart; j < i; j++ {
-			out.Results[j].Code = LinkedEventFailed
+			// The member's own timestamp, even where it was an idempotent
+			// retry that answered with the original's.
+			out.Results[j] = Result{Code: LinkedEventFailed, Timestamp: a.start + uint64(j)}
 		}
 		a.chainFailed = true
 	}
@@ -202,7 +207,7 @@ func (a *applier) closeOpenChain(end int) {
 	if !a.chainFailed {
 		a.rollbackChain()
 		for j := a.chainStart; j < end; j++ {
-			a.out.Results[j].Code = LinkedEventChainOpen
+			a.out.Results[j] = Result{Code: LinkedEventChainOpen, Timestamp: a.start + uint64(j)}
 		}
 	}
 	a.chainStart = -1

@@ -135,6 +135,9 @@ func DecodeBatch(data []byte, b *Batch) error {
 		return fmt.Errorf("%w: %d commands, at most %d", ErrBatchTooLarge, count, BatchCommandsMax)
 	}
 	b.Timestamp = binary.LittleEndian.Uint64(data[5:13])
+	if b.Timestamp > TimestampMax {
+		return fmt.Errorf("%w: timestamp %d is past %d", ErrBatchMalformed, b.Timestamp, uint64(TimestampMax))
+	}
 	b.Commands = b.Commands[:0]
 	rest := data[batchHeaderSize:]
 	for i := uint32(0); i < count; i++ {

@@ -15,4 +15,9 @@ const (
 	// payment switch holds reservations for seconds; a week leaves room for
 	// settlement holds without letting a deadline overflow.
 	TimeoutSecondsMax = 7 * 24 * 3600
+
+	// TimestampMax bounds a batch timestamp (ns since the Unix epoch, about
+	// the year 2116), far enough below 2^64 that event timestamps and
+	// deadlines derived from it never wrap. DecodeBatch refuses later ones.
+	TimestampMax = 1 << 62
 )

@@ -10,7 +10,9 @@ func (a *applier) createTransfer(t *Transfer) (r Result, burn bool) {
 		return Result{Code: IDMustNotBeZero, Timestamp: a.now}, false
 	}
 	if idx := a.transfer(t.ID); idx >= 0 {
-		return existsResult(&a.out.Transfers[idx].Transfer, t), false
+		// A copy: fullAmount may load a record and grow out.Transfers.
+		stored := a.out.Transfers[idx].Transfer
+		return existsResult(&stored, t, a.fullAmount(&stored, t)), false
 	}
 	if code := validateTransfer(t); code != OK {
 		return Result{Code: code, Timestamp: a.now}, true
@@ -28,8 +30,8 @@ func (a *applier) createTransfer(t *Transfer) (r Result, burn bool) {
 // rejected transfer answers the same reason to an identical retry and
 // id_already_failed to a different one; a successful record answers exists
 // or the first field that differs, in the order of the codes.
-func existsResult(stored, t *Transfer) Result {
-	code := differingField(stored, t)
+func existsResult(stored, t *Transfer, full Amount) Result {
+	code := differingField(stored, t, full)
 	if stored.Status == StatusRejected {
 		if code == Exists {
 			code = stored.Result
@@ -40,12 +42,28 @@ func existsResult(stored, t *Transfer) Result {
 	return Result{Code: code, Timestamp: stored.Timestamp}
 }
 
+// fullAmount is the amount a retry t of stored asks for when its Amount is
+// 0 and stored is a post record: all of the pending transfer. It reads the
+// pending transfer only then; otherwise it returns stored.Amount.
+func (a *applier) fullAmount(stored, t *Transfer) Amount {
+	if t.Amount != 0 || stored.Flags&PostPending == 0 || stored.Status == StatusRejected {
+		return stored.Amount
+	}
+	pi := a.transfer(stored.PendingID)
+	if pi < 0 {
+		return stored.Amount // a post record's pending transfer always exists; kept for safety
+	}
+	return a.out.Transfers[pi].Transfer.Amount
+}
+
 // differingField returns Exists when t is a retry of stored, or the
 // exists_with_different_* code of the first field that differs. A post or
 // void record holds the effective accounts, amount and currency it took from
 // its pending transfer, so there a zero field in the retry (meaning "as
-// pending") matches whatever was stored.
-func differingField(stored, t *Transfer) Code {
+// pending") matches whatever was stored. For the amount, zero means "all of
+// the pending amount", full: it matches a post that moved all of it, not a
+// partial one.
+func differingField(stored, t *Transfer, full Amount) Code {
 	inherit := t.Flags&(PostPending|VoidPending) != 0 && stored.Status != StatusRejected
 	same := func(retry, kept ID) bool { return retry == kept || (inherit && retry.IsZero()) }
 	switch {
@@ -59,7 +77,7 @@ func differingField(stored, t *Transfer) Code {
 		return ExistsWithDifferentDebitAccount
 	case !same(t.CreditAccount, stored.CreditAccount):
 		return ExistsWithDifferentCreditAccount
-	case stored.Amount != t.Amount && !(inherit && t.Amount == 0):
+	case stored.Amount != t.Amount && !(inherit && t.Amount == 0 && stored.Amount == full):
 		return ExistsWithDifferentAmount
 	case stored.Currency != t.Currency && !(inherit && t.Currency == 0):
 		return ExistsWithDifferentCurrency

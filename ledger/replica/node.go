@@ -115,7 +115,10 @@ func (n *Node) raftConfig(hlog hclog.Logger) *raft.Config {
 	rc.Logger = hlog
 	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
 	rc.ElectionTimeout = n.cfg.ElectionTimeout
-	rc.LeaderLeaseTimeout = n.cfg.HeartbeatTimeout / 2
+	// A leader steps down when a quorum has not answered for this long. A
+	// follower applying a large entry or a GC pause on a busy machine must
+	// not cost a term, so the lease is as long as the heartbeat timeout.
+	rc.LeaderLeaseTimeout = n.cfg.HeartbeatTimeout
 	rc.CommitTimeout = 5 * time.Millisecond
 	// Entries hold up to thousands of commands: a few per AppendEntries
 	// keep each RPC near a megabyte.
@@ -374,7 +377,7 @@ func (n *Node) Digest() (d ledger.Digest) {
 
 // Status summarises the node for health checks and the CLI.
 type Status struct {
-	ID, State, Leader, LeaderAddr string
+	ID, State, Leader, LeaderAddr   string
 	Term, CommitIndex, AppliedIndex uint64
 	Ready                           bool
 }

@@ -80,3 +80,11 @@ func (m *meta) decode(p []byte) bool {
 	m.digest.Records = binary.LittleEndian.Uint64(p[24:32])
 	return true
 }
+
+// Every key must fit the 32-byte sort key of batchWrites; these fail to
+// compile otherwise.
+var (
+	_ = [sortKeyBytes - historyKeySize]byte{}
+	_ = [sortKeyBytes - recordKeySize]byte{}
+	_ = [sortKeyBytes - expiryKeySize]byte{}
+)

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"slices"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/payswitch/payswitch/ledger"
 )
@@ -25,11 +26,13 @@ func (s *Store) AccountTransfers(account ledger.ID, after uint64, limit int) ([]
 	if after == ^uint64(0) {
 		return nil, nil
 	}
-	ids, err := s.scanIDs(lower[:], upper[:], limit)
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	ids, err := scanIDs(snap, lower[:], upper[:], limit)
 	if err != nil {
 		return nil, err
 	}
-	return s.readTransfers(ids)
+	return readTransfers(snap, ids)
 }
 
 // PendingTransfers returns up to limit pending transfers in expiry order
@@ -44,11 +47,13 @@ func (s *Store) PendingTransfers(afterDeadline, afterTimestamp uint64, limit int
 	if afterDeadline != 0 || afterTimestamp != 0 {
 		lower = nextKey(lower)
 	}
-	ids, err := s.scanIDs(lower[:], []byte{prefixExpiry + 1}, limit)
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	ids, err := scanIDs(snap, lower[:], []byte{prefixExpiry + 1}, limit)
 	if err != nil {
 		return nil, err
 	}
-	return s.readTransfers(ids)
+	return readTransfers(snap, ids)
 }
 
 // nextKey returns the smallest key greater than k of the same length.
@@ -62,8 +67,12 @@ func nextKey(k [expiryKeySize]byte) [expiryKeySize]byte {
 	return k
 }
 
-func (s *Store) scanIDs(lower, upper []byte, limit int) ([]ledger.ID, error) {
-	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+// scanIDs and readTransfers read one snapshot, so that a page is one state
+// of the ledger even while Apply runs: read from the live DB, a transfer
+// posted between the index scan and the record read was listed as pending
+// with its new status.
+func scanIDs(snap *pebble.Snapshot, lower, upper []byte, limit int) ([]ledger.ID, error) {
+	iter, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return nil, fmt.Errorf("store: scan: %w", err)
 	}
@@ -76,15 +85,23 @@ func (s *Store) scanIDs(lower, upper []byte, limit int) ([]ledger.ID, error) {
 	return ids, iter.Close()
 }
 
-func (s *Store) readTransfers(ids []ledger.ID) ([]ledger.Transfer, error) {
+func readTransfers(snap *pebble.Snapshot, ids []ledger.ID) ([]ledger.Transfer, error) {
 	out := make([]ledger.Transfer, 0, len(ids))
+	var key [recordKeySize]byte
 	for _, id := range ids {
-		t, ok, err := s.readTransfer(id)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
+		putRecordKey(key[:], prefixTransfer, id)
+		value, closer, err := snap.Get(key[:])
+		if errors.Is(err, pebble.ErrNotFound) {
 			return nil, fmt.Errorf("%w: index names transfer %s, which has no record", ErrCorrupt, id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: get %x: %w", key, err)
+		}
+		var t ledger.Transfer
+		err = ledger.DecodeTransferRecord(id, value, &t)
+		_ = closer.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 		out = append(out, t)
 	}
@@ -155,11 +172,31 @@ type checker struct {
 	digest   ledger.Digest
 	sums     map[uint16]*currencySums
 	problems []error
-	// The number of index entries the records imply; each one is also
-	// looked up as it is found. With the counts of the index tables this
-	// proves the indexes equal to the records without holding either in
-	// memory.
-	historyWant, expiryWant int
+	// The index entries the records imply, as an order-independent sum of
+	// entry hashes and a count, per index table. A scan of each table must
+	// give the same sum and count: equal multisets of entries, to within a
+	// hash collision, from two sequential scans and no memory.
+	history, expiry indexSum
+}
+
+type indexSum struct {
+	sum   uint64
+	count int
+}
+
+func (s *indexSum) add(key, value []byte) {
+	s.sum += xxhash.Sum64(key) ^ mix64(xxhash.Sum64(value))
+	s.count++
+}
+
+// mix64 decorrelates the value hash from the key hash before they are
+// combined (the splitmix64 finaliser).
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // problemsMax bounds the problems one Check reports.
@@ -181,7 +218,7 @@ func (c *checker) scan(snap *pebble.Snapshot) error {
 			if prefix == prefixAccount {
 				err = c.account(keyID(iter.Key()), iter.Value())
 			} else {
-				err = c.transfer(snap, keyID(iter.Key()), iter.Value())
+				err = c.transfer(keyID(iter.Key()), iter.Value())
 			}
 			if err != nil {
 				_ = iter.Close()
@@ -192,8 +229,8 @@ func (c *checker) scan(snap *pebble.Snapshot) error {
 			return err
 		}
 	}
-	c.countIndex(snap, prefixHistory, c.historyWant)
-	c.countIndex(snap, prefixExpiry, c.expiryWant)
+	c.compareIndex(snap, prefixHistory, c.history)
+	c.compareIndex(snap, prefixExpiry, c.expiry)
 	return nil
 }
 
@@ -218,7 +255,7 @@ func (c *checker) account(id ledger.ID, value []byte) error {
 	return nil
 }
 
-func (c *checker) transfer(snap *pebble.Snapshot, id ledger.ID, value []byte) error {
+func (c *checker) transfer(id ledger.ID, value []byte) error {
 	var t ledger.Transfer
 	if err := ledger.DecodeTransferRecord(id, value, &t); err != nil {
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -230,48 +267,31 @@ func (c *checker) transfer(snap *pebble.Snapshot, id ledger.ID, value []byte) er
 	var key [historyKeySize]byte
 	for _, account := range [2]ledger.ID{t.DebitAccount, t.CreditAccount} {
 		putHistoryKey(key[:], account, t.Timestamp)
-		c.expectEntry(snap, key[:], id)
-		c.historyWant++
+		c.history.add(key[:], id[:])
 	}
 	if t.Status == ledger.StatusPending && t.Timeout != 0 {
 		var xk [expiryKeySize]byte
 		putExpiryKey(xk[:], t.Deadline(), t.Timestamp)
-		c.expectEntry(snap, xk[:], id)
-		c.expiryWant++
+		c.expiry.add(xk[:], id[:])
 	}
 	return nil
 }
 
-// expectEntry checks that an index entry exists and names the transfer.
-func (c *checker) expectEntry(snap *pebble.Snapshot, key []byte, id ledger.ID) {
-	value, closer, err := snap.Get(key)
-	if err != nil {
-		c.problem(fmt.Errorf("index entry %x for transfer %s: %w", key, id, err))
-		return
-	}
-	defer closer.Close()
-	var got ledger.ID
-	copy(got[:], value)
-	if got != id {
-		c.problem(fmt.Errorf("index entry %x names %s, want %s", key, got, id))
-	}
-}
-
-// countIndex checks that an index table holds exactly the entries the
-// records imply: each implied entry was found, so equal counts leave no
-// room for a stray one.
-func (c *checker) countIndex(snap *pebble.Snapshot, prefix byte, want int) {
+// compareIndex scans one index table and compares it with what the
+// records imply.
+func (c *checker) compareIndex(snap *pebble.Snapshot, prefix byte, want indexSum) {
 	iter, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
 	if err != nil {
 		c.problem(err)
 		return
 	}
 	defer iter.Close()
-	seen := 0
+	var got indexSum
 	for valid := iter.First(); valid; valid = iter.Next() {
-		seen++
+		got.add(iter.Key(), iter.Value())
 	}
-	if seen != want {
-		c.problem(fmt.Errorf("index %c has %d entries, the records imply %d", prefix, seen, want))
+	if got != want {
+		c.problem(fmt.Errorf("index %c holds %d entries (hash %016x), the records imply %d (hash %016x)",
+			prefix, got.count, got.sum, want.count, want.sum))
 	}
 }
