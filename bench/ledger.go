@@ -61,19 +61,22 @@ func (c LedgerConfig) Validate() error {
 
 // LedgerResult holds the figures of one ledger benchmark run.
 type LedgerResult struct {
-	Transfers        int
-	Rejected         int     // transfers the ledger refused (should be 0)
-	LedgerSeconds    float64 // time in Store.Apply, summed over timed batches
-	PebbleSeconds    float64 // time in the raw Pebble reference, summed likewise
-	LedgerTPS        float64
-	PebbleTPS        float64
-	Ratio            float64 // LedgerTPS / PebbleTPS
-	BatchP50Ms       float64
-	BatchP99Ms       float64
-	KeysPerTransfer  float64 // Pebble keys written per transfer, same in both
-	BytesPerTransfer float64
-	RSSMB            float64 // resident set size at the end
-	PeakRSSMB        float64 // high-water mark of the resident set
+	Transfers           int
+	Rejected            int     // transfers the ledger refused (should be 0)
+	LedgerSeconds       float64 // time in Store.Apply, summed over timed batches
+	PebbleSeconds       float64 // time in the raw Pebble reference, summed likewise
+	PebbleSortedSeconds float64 // the same writes in the ledger\'s committed (key) order
+	PebbleSortedTPS     float64
+	RatioSorted         float64 // LedgerTPS / PebbleSortedTPS
+	LedgerTPS           float64
+	PebbleTPS           float64
+	Ratio               float64 // LedgerTPS / PebbleTPS
+	BatchP50Ms          float64
+	BatchP99Ms          float64
+	KeysPerTransfer     float64 // Pebble keys written per transfer, same in both
+	BytesPerTransfer    float64
+	RSSMB               float64 // resident set size at the end
+	PeakRSSMB           float64 // high-water mark of the resident set
 }
 
 // Line is the summary line the CLI prints last.
@@ -100,12 +103,16 @@ func RunLedger(ctx context.Context, cfg LedgerConfig) (LedgerResult, error) {
 	}
 	defer os.RemoveAll(root)
 
-	var captured []byte
+	// The ledger's writes of each batch, captured for the references: in
+	// the order the state machine produced them, and as committed (sorted
+	// by key, which is the ledger's own work).
+	var produced, committed writeList
 	var capturing bool
 	st, err := store.Open(store.Options{Dir: filepath.Join(root, "ledger"), Logger: cfg.Logger,
-		OnCommit: func(repr []byte) {
+		OnCommit: func(writes []store.Write, repr []byte) {
 			if capturing {
-				captured = append(captured[:0], repr...)
+				produced.capture(writes)
+				committed.captureRepr(repr)
 			}
 		}})
 	if err != nil {
@@ -117,6 +124,11 @@ func RunLedger(ctx context.Context, cfg LedgerConfig) (LedgerResult, error) {
 		return LedgerResult{}, err
 	}
 	defer raw.Close()
+	rawSorted, err := pebble.Open(filepath.Join(root, "raw-sorted"), store.PebbleOptions(nil))
+	if err != nil {
+		return LedgerResult{}, err
+	}
+	defer rawSorted.Close()
 
 	index := uint64(0)
 	clock := uint64(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
@@ -130,11 +142,10 @@ func RunLedger(ctx context.Context, cfg LedgerConfig) (LedgerResult, error) {
 
 	hist := hdrhistogram.New(1, 60_000_000, 3) // microseconds
 	var res LedgerResult
-	var ledgerTime, rawTime time.Duration
+	var ledgerTime, rawTime, sortedTime time.Duration
 	var keys, bytes int
 	gen := newGenerator(cfg.Workload)
 	var batch ledger.Batch
-	var kvs []kv
 	capturing = true
 	for done := 0; done < cfg.Transfers; {
 		if err := ctx.Err(); err != nil {
@@ -160,14 +171,18 @@ func RunLedger(ctx context.Context, cfg LedgerConfig) (LedgerResult, error) {
 			}
 		}
 
-		kvs = decodeRepr(captured, kvs[:0])
-		keys += len(kvs)
-		bytes += len(captured)
+		keys += len(produced.ops)
+		bytes += len(produced.arena)
 		start = time.Now()
-		if err := writeRaw(raw, kvs); err != nil {
+		if err := writeRaw(raw, produced.ops); err != nil {
 			return res, err
 		}
 		rawTime += time.Since(start)
+		start = time.Now()
+		if err := writeRaw(rawSorted, committed.ops); err != nil {
+			return res, err
+		}
+		sortedTime += time.Since(start)
 
 		done += n
 		if cfg.Progress != nil {
@@ -179,10 +194,12 @@ func RunLedger(ctx context.Context, cfg LedgerConfig) (LedgerResult, error) {
 		return res, fmt.Errorf("ledger store check after the run: %w", err)
 	}
 	res.Transfers = cfg.Transfers
-	res.LedgerSeconds, res.PebbleSeconds = ledgerTime.Seconds(), rawTime.Seconds()
+	res.LedgerSeconds, res.PebbleSeconds, res.PebbleSortedSeconds = ledgerTime.Seconds(), rawTime.Seconds(), sortedTime.Seconds()
 	res.LedgerTPS = float64(cfg.Transfers) / res.LedgerSeconds
 	res.PebbleTPS = float64(cfg.Transfers) / res.PebbleSeconds
+	res.PebbleSortedTPS = float64(cfg.Transfers) / res.PebbleSortedSeconds
 	res.Ratio = res.LedgerTPS / res.PebbleTPS
+	res.RatioSorted = res.LedgerTPS / res.PebbleSortedTPS
 	res.BatchP50Ms = float64(hist.ValueAtQuantile(50)) / 1000
 	res.BatchP99Ms = float64(hist.ValueAtQuantile(99)) / 1000
 	res.KeysPerTransfer = float64(keys) / float64(cfg.Transfers)
@@ -190,33 +207,68 @@ func RunLedger(ctx context.Context, cfg LedgerConfig) (LedgerResult, error) {
 	return res, nil
 }
 
-type kv struct {
-	del        bool
-	key, value []byte
+// writeList holds one batch's writes, copied out of the store's buffers.
+type writeList struct {
+	arena []byte
+	ops   []store.Write
 }
 
-// decodeRepr lists the operations of a Pebble batch representation. The
-// slices point into repr.
-func decodeRepr(repr []byte, dst []kv) []kv {
+func (l *writeList) reset() {
+	l.arena = l.arena[:0]
+	l.ops = l.ops[:0]
+}
+
+func (l *writeList) add(key, value []byte, del bool) {
+	k := len(l.arena)
+	l.arena = append(l.arena, key...)
+	v := len(l.arena)
+	l.arena = append(l.arena, value...)
+	l.ops = append(l.ops, store.Write{Key: l.arena[k:v:v], Value: l.arena[v:len(l.arena):len(l.arena)], Delete: del})
+}
+
+// fixup re-points the slices after the arena may have moved.
+func (l *writeList) fixup() {
+	off := 0
+	for i := range l.ops {
+		op := &l.ops[i]
+		k, v := len(op.Key), len(op.Value)
+		op.Key = l.arena[off : off+k : off+k]
+		op.Value = l.arena[off+k : off+k+v : off+k+v]
+		off += k + v
+	}
+}
+
+func (l *writeList) capture(writes []store.Write) {
+	l.reset()
+	for _, w := range writes {
+		l.add(w.Key, w.Value, w.Delete)
+	}
+	l.fixup()
+}
+
+// captureRepr lists the operations of a Pebble batch representation.
+func (l *writeList) captureRepr(repr []byte) {
+	l.reset()
 	r := batchrepr.Read(repr)
 	for {
 		kind, key, value, ok, err := r.Next()
 		if !ok || err != nil {
-			return dst
+			break
 		}
-		dst = append(dst, kv{del: kind == pebble.InternalKeyKindDelete, key: key, value: value})
+		l.add(key, value, kind == pebble.InternalKeyKindDelete)
 	}
+	l.fixup()
 }
 
 // writeRaw is the physical reference: one synced Pebble batch of the
-// given writes.
-func writeRaw(db *pebble.DB, kvs []kv) error {
+// given writes, in the given order.
+func writeRaw(db *pebble.DB, ops []store.Write) error {
 	b := db.NewBatch()
-	for _, op := range kvs {
-		if op.del {
-			_ = b.Delete(op.key, nil)
+	for _, op := range ops {
+		if op.Delete {
+			_ = b.Delete(op.Key, nil)
 		} else {
-			_ = b.Set(op.key, op.value, nil)
+			_ = b.Set(op.Key, op.Value, nil)
 		}
 	}
 	err := b.Commit(pebble.Sync)

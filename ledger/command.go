@@ -69,6 +69,24 @@ type Batch struct {
 	Commands  []Command
 }
 
+// EncodedSize is the length of b's encoding.
+func (b *Batch) EncodedSize() int {
+	n := batchHeaderSize
+	for i := range b.Commands {
+		switch b.Commands[i].Op {
+		case OpCreateAccount:
+			n += 1 + accountBodySize
+		case OpCreateTransfer:
+			n += 1 + transferBodySize
+		case OpSetLimit:
+			n += 1 + setLimitBodySize
+		default:
+			n += 1 + expireBodySize
+		}
+	}
+	return n
+}
+
 // AppendEncoded appends the binary encoding of b to dst.
 func (b *Batch) AppendEncoded(dst []byte) ([]byte, error) {
 	if len(b.Commands) > BatchCommandsMax {

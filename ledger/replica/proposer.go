@@ -85,22 +85,29 @@ func (p *proposer) submit(ctx context.Context, cmds []ledger.Command) ([]ledger.
 // run seals and proposes entries until ctx ends. On return every queued
 // request has been answered.
 func (p *proposer) run(ctx context.Context) {
+	var carry *request // a request that did not fit the previous entry
 	for {
 		// A fresh slice per entry: the entry's await goroutine keeps it.
 		reqs := make([]*request, 0, 8)
-		select {
-		case <-ctx.Done():
-			p.drain(ErrStopped)
-			return
-		case req := <-p.queue:
-			p.dequeued(req)
-			reqs = append(reqs, req)
+		if carry != nil {
+			reqs, carry = append(reqs, carry), nil
+		} else {
+			select {
+			case <-ctx.Done():
+				p.drain(ErrStopped)
+				return
+			case req := <-p.queue:
+				p.dequeued(req)
+				reqs = append(reqs, req)
+			}
 		}
-		reqs = p.fill(ctx, reqs)
-		select {
-		case p.inflight <- struct{}{}:
-		case <-ctx.Done():
+		reqs, carry = p.fill(ctx, reqs)
+		if ctx.Err() != nil {
+			<-p.inflight // fill took a token; give it back
 			fail(reqs, ErrStopped)
+			if carry != nil {
+				fail([]*request{carry}, ErrStopped)
+			}
 			p.drain(ErrStopped)
 			return
 		}
@@ -108,37 +115,60 @@ func (p *proposer) run(ctx context.Context) {
 	}
 }
 
-// fill gathers more requests until the entry is full or the linger time
-// since the first one has passed.
-func (p *proposer) fill(ctx context.Context, reqs []*request) []*request {
-	count := len(reqs[0].cmds)
-	deadline := time.NewTimer(p.cfg.BatchLinger)
-	defer deadline.Stop()
-	for count < p.cfg.BatchCommandsMax {
+// fill gathers more requests into the entry and returns holding an
+// inflight token. It seals the entry when it is full, or once the linger
+// time has passed and an inflight slot is free: while every slot is busy
+// the entry keeps growing, so batches grow with load by themselves and a
+// busy pipeline carries a few large entries rather than many small ones.
+// A request that does not fit is returned as carry for the next entry.
+func (p *proposer) fill(ctx context.Context, reqs []*request) (sealed []*request, carry *request) {
+	count := 0
+	for _, r := range reqs {
+		count += len(r.cmds)
+	}
+	linger := time.NewTimer(p.cfg.BatchLinger)
+	defer linger.Stop()
+	lingerC := linger.C
+	var slot chan struct{} // nil until the linger passed: a nil channel never sends
+	for {
+		if count >= p.cfg.BatchCommandsMax {
+			break
+		}
 		select {
 		case req := <-p.queue:
 			p.dequeued(req)
 			if count+len(req.cmds) > p.cfg.BatchCommandsMax {
-				// Does not fit: propose what we have, then this one.
-				p.propose(reqs)
-				p.inflight <- struct{}{}
-				return append(reqs[:0:0], req)
+				carry = req
+				goto full
 			}
 			reqs = append(reqs, req)
 			count += len(req.cmds)
-		case <-deadline.C:
-			return reqs
+		case <-lingerC:
+			lingerC, slot = nil, p.inflight
+		case slot <- struct{}{}:
+			return reqs, nil
 		case <-ctx.Done():
-			return reqs
+			p.inflight <- struct{}{}
+			return reqs, carry
 		}
 	}
-	return reqs
+full:
+	select {
+	case p.inflight <- struct{}{}:
+	case <-ctx.Done():
+		p.inflight <- struct{}{}
+	}
+	return reqs, carry
 }
 
 // propose encodes the requests into one entry, applies it through Raft and
 // hands the wait to a goroutine that holds one inflight token.
 func (p *proposer) propose(reqs []*request) {
-	var batch ledger.Batch
+	count := 0
+	for _, r := range reqs {
+		count += len(r.cmds)
+	}
+	batch := ledger.Batch{Commands: make([]ledger.Command, 0, count)}
 	for _, r := range reqs {
 		batch.Commands = append(batch.Commands, r.cmds...)
 	}
@@ -148,12 +178,13 @@ func (p *proposer) propose(reqs []*request) {
 	stamp := max(uint64(p.now().UnixNano()), p.lastStamp+1)
 	p.lastStamp = stamp
 	batch.Timestamp = stamp
-	data, err := batch.AppendEncoded(nil)
+	data, err := batch.AppendEncoded(make([]byte, 0, batch.EncodedSize()))
 	if err != nil {
 		<-p.inflight
 		fail(reqs, err)
 		return
 	}
+	// The token taken by fill is released by await.
 	p.metrics.batchCommands.Observe(float64(len(batch.Commands)))
 	start := time.Now()
 	future := p.raft.Apply(data, p.cfg.ApplyTimeout)

@@ -12,7 +12,8 @@ import (
 //	m                                   → meta: applied index, last timestamp, digest
 //	a | account ID (16)                 → ledger.AppendAccountRecord (69 bytes)
 //	t | transfer ID (16)                → ledger.AppendTransferRecord (95 bytes)
-//	h | account ID (16) | timestamp (8) → transfer ID (16): an account's transfers in time order
+//	h | account ID (16) | timestamp (8) → history group: an account's transfers in time order
+//	                                      (one key per account per batch; see historyEntrySize)
 //	x | deadline (8) | timestamp (8)    → transfer ID (16): pending transfers in expiry order
 //
 // Accounts and transfers are the state (the digest hashes them); h and x
@@ -29,6 +30,17 @@ const (
 	historyKeySize = 1 + 16 + 8
 	expiryKeySize  = 1 + 8 + 8
 	metaValueSize  = 8 + 8 + 8 + 8
+
+	// A history group holds the transfers of one batch that moved money on
+	// one account, in time order: each entry is its timestamp (8 bytes,
+	// big-endian) and its transfer ID (16). The key carries the group's
+	// first timestamp. A hot account touched by a thousand transfers of a
+	// batch costs one key instead of a thousand, which matters because
+	// Pebble's memtable insert per key is the largest cost of a batch.
+	historyEntrySize = 8 + 16
+	// historyGroupMax bounds a group's value: at most every transfer of a
+	// batch, each on both sides of nothing else.
+	historyGroupMax = historyEntrySize * 2 * ledger.BatchCommandsMax
 )
 
 var metaKey = []byte{prefixMeta}

@@ -37,11 +37,18 @@ type Options struct {
 	Logger *slog.Logger
 	// FS replaces the file system, for tests (vfs.NewMem). Default the OS.
 	FS vfs.FS
-	// OnCommit, when set, sees the encoded Pebble batch of every applied
-	// batch just before it commits; the bytes are valid only during the
-	// call. The benchmark uses it to replay the very same writes into raw
+	// OnCommit, when set, sees every applied batch's Pebble writes just
+	// before they commit: produced in the order the state machine produced
+	// them, committed as the encoded Pebble batch (sorted by key). Both are
+	// valid only during the call. The benchmark replays them into raw
 	// Pebble as its physical reference.
-	OnCommit func(repr []byte)
+	OnCommit func(produced []Write, committed []byte)
+}
+
+// Write is one Pebble write of a batch.
+type Write struct {
+	Key, Value []byte
+	Delete     bool
 }
 
 const (

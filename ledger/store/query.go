@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -20,16 +21,39 @@ const PageMax = 1000
 // first page). Pass the last returned Timestamp to get the next page.
 func (s *Store) AccountTransfers(account ledger.ID, after uint64, limit int) ([]ledger.Transfer, error) {
 	limit = min(max(limit, 1), PageMax)
-	var lower, upper [historyKeySize]byte
-	putHistoryKey(lower[:], account, after+1)
+	var lower, upper, seek [historyKeySize]byte
+	putHistoryKey(lower[:], account, 0)
 	putHistoryKey(upper[:], account, ^uint64(0))
-	if after == ^uint64(0) {
-		return nil, nil
-	}
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
-	ids, err := scanIDs(snap, lower[:], upper[:], limit)
+	iter, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower[:], UpperBound: upper[:]})
 	if err != nil {
+		return nil, fmt.Errorf("store: scan history: %w", err)
+	}
+	// The group holding the first entry after the cursor starts at or
+	// before it: start from the last group that begins at or before after.
+	putHistoryKey(seek[:], account, after+1)
+	valid := iter.SeekLT(seek[:])
+	if !valid {
+		valid = iter.First()
+	}
+	var ids []ledger.ID
+	for ; valid && len(ids) < limit; valid = iter.Next() {
+		entries := iter.Value()
+		if len(entries)%historyEntrySize != 0 {
+			_ = iter.Close()
+			return nil, fmt.Errorf("%w: history group %x of %d bytes", ErrCorrupt, iter.Key(), len(entries))
+		}
+		for ; len(entries) > 0 && len(ids) < limit; entries = entries[historyEntrySize:] {
+			if binary.BigEndian.Uint64(entries[0:8]) <= after {
+				continue
+			}
+			var id ledger.ID
+			copy(id[:], entries[8:historyEntrySize])
+			ids = append(ids, id)
+		}
+	}
+	if err := iter.Close(); err != nil {
 		return nil, err
 	}
 	return readTransfers(snap, ids)
@@ -229,7 +253,7 @@ func (c *checker) scan(snap *pebble.Snapshot) error {
 			return err
 		}
 	}
-	c.compareIndex(snap, prefixHistory, c.history)
+	c.compareHistory(snap)
 	c.compareIndex(snap, prefixExpiry, c.expiry)
 	return nil
 }
@@ -275,6 +299,43 @@ func (c *checker) transfer(id ledger.ID, value []byte) error {
 		c.expiry.add(xk[:], id[:])
 	}
 	return nil
+}
+
+// compareHistory expands every history group into its entries and
+// compares them with what the records imply. A group's key must carry its
+// first entry's timestamp and its entries must ascend.
+func (c *checker) compareHistory(snap *pebble.Snapshot) {
+	iter, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixHistory}, UpperBound: []byte{prefixHistory + 1}})
+	if err != nil {
+		c.problem(err)
+		return
+	}
+	defer iter.Close()
+	var got indexSum
+	var key [historyKeySize]byte
+	for valid := iter.First(); valid; valid = iter.Next() {
+		groupKey, entries := iter.Key(), iter.Value()
+		if len(groupKey) != historyKeySize || len(entries) == 0 || len(entries)%historyEntrySize != 0 {
+			c.problem(fmt.Errorf("history group %x holds %d bytes", groupKey, len(entries)))
+			continue
+		}
+		account := keyID(groupKey)
+		first := binary.BigEndian.Uint64(groupKey[17:25])
+		previous := uint64(0)
+		for ; len(entries) > 0; entries = entries[historyEntrySize:] {
+			ts := binary.BigEndian.Uint64(entries[0:8])
+			if (previous == 0 && ts != first) || (previous != 0 && ts <= previous) {
+				c.problem(fmt.Errorf("history group %x: entry at %d out of order", groupKey, ts))
+			}
+			previous = ts
+			putHistoryKey(key[:], account, ts)
+			got.add(key[:], entries[8:historyEntrySize])
+		}
+	}
+	if got != c.history {
+		c.problem(fmt.Errorf("history holds %d entries (hash %016x), the records imply %d (hash %016x)",
+			got.count, got.sum, c.history.count, c.history.sum))
+	}
 }
 
 // compareIndex scans one index table and compares it with what the

@@ -29,7 +29,7 @@ const snapshotMagic = "PSWSNAP1"
 // entry, whatever the stream says.
 const (
 	snapshotKeyMax   = 64
-	snapshotValueMax = 1 << 10
+	snapshotValueMax = historyGroupMax
 )
 
 // Snapshot is a consistent, point-in-time view of the store.

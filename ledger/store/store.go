@@ -57,6 +57,7 @@ func Open(opts Options) (*Store, error) {
 		s.sync = pebble.NoSync
 	}
 	s.view.s = s
+	s.writes.keep = opts.OnCommit != nil
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -143,7 +144,7 @@ func (s *Store) Apply(index uint64, b *ledger.Batch) (*ledger.Output, error) {
 	batch := s.db.NewBatch()
 	s.writeOutput(batch, &next)
 	if s.opts.OnCommit != nil {
-		s.opts.OnCommit(batch.Repr())
+		s.opts.OnCommit(s.writes.produced, batch.Repr())
 	}
 	err := batch.Commit(s.sync)
 	_ = batch.Close()
@@ -186,6 +187,7 @@ func (s *Store) writeOutput(b *pebble.Batch, next *meta) {
 		ledger.AppendTransferRecord(value[:0], &tw.Transfer)
 		w.indexes(tw)
 	}
+	w.historyGroups()
 	key, value := w.add(len(metaKey), metaValueSize)
 	copy(key, metaKey)
 	next.encode(value)
@@ -197,6 +199,19 @@ func (s *Store) writeOutput(b *pebble.Batch, next *meta) {
 type batchWrites struct {
 	arena []byte
 	ops   []writeOp
+	// History entries of the batch, grouped by account in order of first
+	// touch; each group becomes one key.
+	groupIndex map[ledger.ID]int
+	groups     []historyGroup
+	// produced lists the writes in the order the state machine produced
+	// them, before sorting; kept only when Options.OnCommit is set.
+	produced []Write
+	keep     bool
+}
+
+type historyGroup struct {
+	account ledger.ID
+	entries []byte // historyEntrySize each, ascending timestamps
 }
 
 type writeOp struct {
@@ -207,7 +222,7 @@ type writeOp struct {
 	sortKey  [4]uint64
 	start    int32 // key at arena[start:start+keyLen], value right after it
 	keyLen   uint8
-	valueLen uint16
+	valueLen uint32
 	del      bool
 }
 
@@ -216,13 +231,50 @@ const sortKeyBytes = 32
 func (w *batchWrites) reset() {
 	w.arena = w.arena[:0]
 	w.ops = w.ops[:0]
+	if w.groupIndex == nil {
+		w.groupIndex = make(map[ledger.ID]int, 256)
+	}
+	clear(w.groupIndex)
+	for i := range w.groups {
+		w.groups[i].entries = w.groups[i].entries[:0]
+	}
+	w.groups = w.groups[:0]
+}
+
+// history adds a transfer to the account's group. Transfers arrive in
+// timestamp order, so each group stays sorted.
+func (w *batchWrites) history(account ledger.ID, t *ledger.Transfer) {
+	i, ok := w.groupIndex[account]
+	if !ok {
+		i = len(w.groups)
+		w.groupIndex[account] = i
+		if i < cap(w.groups) {
+			w.groups = w.groups[:i+1]
+			w.groups[i].account = account
+		} else {
+			w.groups = append(w.groups, historyGroup{account: account})
+		}
+	}
+	g := &w.groups[i]
+	g.entries = binary.BigEndian.AppendUint64(g.entries, t.Timestamp)
+	g.entries = append(g.entries, t.ID[:]...)
+}
+
+// historyGroups adds one key per account group.
+func (w *batchWrites) historyGroups() {
+	for i := range w.groups {
+		g := &w.groups[i]
+		key, value := w.add(historyKeySize, len(g.entries))
+		putHistoryKey(key, g.account, binary.BigEndian.Uint64(g.entries[0:8]))
+		copy(value, g.entries)
+	}
 }
 
 // add reserves a key and a value in the arena and returns them to fill.
 func (w *batchWrites) add(keyLen, valueLen int) (key, value []byte) {
 	start := len(w.arena)
 	w.arena = append(w.arena, make([]byte, keyLen+valueLen)...)
-	w.ops = append(w.ops, writeOp{start: int32(start), keyLen: uint8(keyLen), valueLen: uint16(valueLen)})
+	w.ops = append(w.ops, writeOp{start: int32(start), keyLen: uint8(keyLen), valueLen: uint32(valueLen)})
 	return w.arena[start : start+keyLen], w.arena[start+keyLen : start+keyLen+valueLen]
 }
 
@@ -230,11 +282,8 @@ func (w *batchWrites) add(keyLen, valueLen int) (key, value []byte) {
 func (w *batchWrites) indexes(tw *ledger.TransferWrite) {
 	t := &tw.Transfer
 	if !tw.Existed && t.Status != ledger.StatusRejected {
-		for _, account := range [2]ledger.ID{t.DebitAccount, t.CreditAccount} {
-			key, value := w.add(historyKeySize, 16)
-			putHistoryKey(key, account, t.Timestamp)
-			copy(value, t.ID[:])
-		}
+		w.history(t.DebitAccount, t)
+		w.history(t.CreditAccount, t)
 	}
 	if t.Flags&ledger.Pending == 0 || t.Timeout == 0 {
 		return
@@ -267,6 +316,14 @@ func compareWriteOps(x, y writeOp) int {
 }
 
 func (w *batchWrites) sortAndWrite(b *pebble.Batch) {
+	if w.keep {
+		w.produced = w.produced[:0]
+		for i := range w.ops {
+			op := &w.ops[i]
+			end := op.start + int32(op.keyLen)
+			w.produced = append(w.produced, Write{Key: w.key(op), Value: w.arena[end : end+int32(op.valueLen)], Delete: op.del})
+		}
+	}
 	for i := range w.ops {
 		op := &w.ops[i]
 		var padded [sortKeyBytes]byte
