@@ -99,7 +99,7 @@ func Open(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("replica: bootstrap: %w", err)
 		}
 	}
-	if n.raft, err = raft.NewRaft(rc, n.fsm, n.wal, n.wal, snaps, n.transport); err != nil {
+	if n.raft, err = raft.NewRaft(rc, n.fsm, compactedLog{n.wal}, n.wal, snaps, n.transport); err != nil {
 		closeAll()
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (n *Node) catchUpFromSnapshot(snaps raft.SnapshotStore) error {
 		return err
 	}
 	newest := list[0]
-	if newest.Index <= n.fsm.applied.Load() {
+	if newest.Index <= n.fsm.applied.Load() || !n.commandsBetween(n.fsm.applied.Load(), newest.Index) {
 		return nil
 	}
 	_, rc, err := snaps.Open(newest.ID)
@@ -167,6 +167,22 @@ func (n *Node) catchUpFromSnapshot(snaps raft.SnapshotStore) error {
 	}
 	n.cfg.Logger.Warn("ledger store is behind the newest snapshot; restoring it", "store_index", n.fsm.applied.Load(), "snapshot_index", newest.Index)
 	return n.fsm.Restore(rc)
+}
+
+// commandsBetween reports whether the log holds a command after index from
+// up to index to. The store's index moves only with commands, so a
+// snapshot taken just after the no-op and barrier of a new term is ahead
+// of a store that holds all of it; restoring it would rewrite the whole
+// ledger for nothing. Any entry it cannot read, or a long run without a
+// command, counts as a command: restoring is always correct.
+func (n *Node) commandsBetween(from, to uint64) bool {
+	for index := from + 1; index <= to; index++ {
+		var l raft.Log
+		if index > from+16 || n.wal.GetLog(index, &l) != nil || l.Type == raft.LogCommand {
+			return true
+		}
+	}
+	return false
 }
 
 // RaftAddr is the address Raft listens on (useful with port 0).
@@ -251,8 +267,10 @@ func (n *Node) lead(ctx context.Context) {
 	wg.Wait()
 }
 
-// expireLoop proposes the ledger's expire command every ExpireInterval, and
-// again at once while one command could not void everything due.
+// expireLoop proposes the ledger's expire command every ExpireInterval when
+// the leader's own expiry index shows a deadline that has passed, and again
+// at once while one command could not void everything due. An idle
+// cluster's log therefore stays still.
 func (n *Node) expireLoop(ctx context.Context, p *proposer) {
 	ticker := time.NewTicker(n.cfg.ExpireInterval)
 	defer ticker.Stop()
@@ -263,6 +281,9 @@ func (n *Node) expireLoop(ctx context.Context, p *proposer) {
 			return
 		case <-ticker.C:
 		}
+		if !n.expiryDue() {
+			continue
+		}
 		for round := 0; round < 16; round++ { // bounded: the next tick goes on
 			results, err := p.submit(ctx, expire)
 			if err != nil || !results[0].More {
@@ -270,6 +291,19 @@ func (n *Node) expireLoop(ctx context.Context, p *proposer) {
 			}
 		}
 	}
+}
+
+// expiryDue reports whether a pending transfer's deadline has passed by
+// the leader's clock. On a read error it says yes: an expire with nothing
+// due is harmless.
+func (n *Node) expiryDue() bool {
+	var deadline uint64
+	var found bool
+	err := n.fsm.withStore(func(s *store.Store) (err error) {
+		deadline, found, err = s.NextDeadline()
+		return err
+	})
+	return err != nil || (found && deadline <= uint64(time.Now().UnixNano()))
 }
 
 // Submit proposes commands and returns their results in order, once they
@@ -316,7 +350,38 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 		}
 		return err
 	}
+	if n.fsm.applied.Load() < commit {
+		// No-ops and barriers (every new term starts with both) never reach
+		// the FSM, so the applied index stops below them until the next
+		// command, which an idle cluster may never send: wait for the newest
+		// entry at or below commit that the FSM applies instead.
+		target, ok := n.lastFSMEntry(commit)
+		if !ok {
+			err := n.waitFuture(ctx, n.raft.Barrier(n.cfg.ApplyTimeout))
+			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+				return n.notLeader()
+			}
+			return err // the barrier returns once everything before it is applied
+		}
+		commit = target
+	}
 	return n.WaitApplied(ctx, commit)
+}
+
+// lastFSMEntry finds the newest log entry at or below index that the FSM
+// applies (a command or a configuration), looking back over a few no-ops
+// and barriers. ok is false when it cannot tell.
+func (n *Node) lastFSMEntry(index uint64) (uint64, bool) {
+	for back := 0; back < 16 && index > 0; back, index = back+1, index-1 {
+		var l raft.Log
+		if err := n.wal.GetLog(index, &l); err != nil {
+			return 0, false
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return index, true
+		}
+	}
+	return 0, index == 0
 }
 
 // WaitApplied waits until the local ledger has applied index.

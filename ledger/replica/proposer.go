@@ -34,6 +34,7 @@ type proposer struct {
 	queue    chan *request
 	queued   atomic.Int64  // commands in the queue, bounded by QueueMax
 	inflight chan struct{} // a token per entry in flight
+	stopped  chan struct{} // closed when run returns, before its last drain
 	metrics  *metrics
 	now      func() time.Time
 
@@ -46,6 +47,7 @@ func newProposer(cfg Config, r *raft.Raft, m *metrics) *proposer {
 		raft:     r,
 		queue:    make(chan *request, cfg.QueueMax),
 		inflight: make(chan struct{}, cfg.EntriesInflightMax),
+		stopped:  make(chan struct{}),
 		metrics:  m,
 		now:      time.Now,
 	}
@@ -60,6 +62,14 @@ func (p *proposer) submit(ctx context.Context, cmds []ledger.Command) ([]ledger.
 	if len(cmds) > p.cfg.BatchCommandsMax {
 		return nil, fmt.Errorf("replica: %d commands in one submit, at most %d", len(cmds), p.cfg.BatchCommandsMax)
 	}
+	// A command that ledger.Batch cannot encode would fail the whole entry,
+	// and with it every other caller whose commands share the entry: refuse
+	// it here, to its own caller alone.
+	for i := range cmds {
+		if op := cmds[i].Op; op < ledger.OpCreateAccount || op > ledger.OpExpire {
+			return nil, fmt.Errorf("%w: command %d has unknown op %d", ledger.ErrBatchMalformed, i, op)
+		}
+	}
 	req := &request{cmds: cmds, done: make(chan reply, 1)}
 	if p.queued.Add(int64(len(cmds))) > int64(p.cfg.QueueMax) {
 		p.queued.Add(-int64(len(cmds)))
@@ -72,6 +82,14 @@ func (p *proposer) submit(ctx context.Context, cmds []ledger.Command) ([]ledger.
 		p.queued.Add(-int64(len(cmds)))
 		p.metrics.overloaded.Inc()
 		return nil, ErrOverloaded
+	}
+	select {
+	case <-p.stopped:
+		// run returned, maybe after its last drain, and will never see this
+		// request (the caller fetched the proposer as its term ended):
+		// answer it, and any other latecomer, here.
+		p.drain(ErrStopped)
+	default:
 	}
 	select {
 	case r := <-req.done:
@@ -94,7 +112,7 @@ func (p *proposer) run(ctx context.Context) {
 		} else {
 			select {
 			case <-ctx.Done():
-				p.drain(ErrStopped)
+				p.stop()
 				return
 			case req := <-p.queue:
 				p.dequeued(req)
@@ -108,7 +126,7 @@ func (p *proposer) run(ctx context.Context) {
 			if carry != nil {
 				fail([]*request{carry}, ErrStopped)
 			}
-			p.drain(ErrStopped)
+			p.stop()
 			return
 		}
 		p.propose(reqs)
@@ -234,6 +252,13 @@ func (p *proposer) notLeader() error {
 }
 
 func (p *proposer) dequeued(req *request) { p.queued.Add(-int64(len(req.cmds))) }
+
+// stop ends the proposer's service: submit sees stopped from now on and
+// answers for itself whatever it enqueues after the drain below.
+func (p *proposer) stop() {
+	close(p.stopped)
+	p.drain(ErrStopped)
+}
 
 // drain answers every queued request with err.
 func (p *proposer) drain(err error) {

@@ -356,3 +356,18 @@ func (c *checker) compareIndex(snap *pebble.Snapshot, prefix byte, want indexSum
 			prefix, got.count, got.sum, want.count, want.sum))
 	}
 }
+
+// NextDeadline reports the earliest deadline of a pending transfer, if any
+// is pending with a timeout. The leader reads it to propose expiry only
+// when something is due.
+func (s *Store) NextDeadline() (uint64, bool, error) {
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixExpiry}, UpperBound: []byte{prefixExpiry + 1}})
+	if err != nil {
+		return 0, false, err
+	}
+	defer iter.Close()
+	if !iter.First() {
+		return 0, false, iter.Error()
+	}
+	return binary.BigEndian.Uint64(iter.Key()[1:9]), true, nil
+}
