@@ -14,6 +14,7 @@ var (
 	ErrFailed = errors.New("store: failed earlier; reopen it")
 	// ErrCorrupt reports a record on disk that does not decode.
 	ErrCorrupt = errors.New("store: corrupt record")
-	// ErrClosed is returned after Close.
+	// ErrClosed is returned by Apply and by point reads after Close. (Range
+	// queries must not be called after Close.)
 	ErrClosed = errors.New("store: closed")
 )

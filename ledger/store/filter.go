@@ -28,11 +28,14 @@ func newIDFilter(bytes int) *idFilter {
 
 // probes derives the block and a 64-bit probe source from the ID. Client
 // IDs may be sequential, so the halves are mixed (the splitmix64
-// finaliser) rather than used as they are.
+// finaliser) rather than used as they are. Both results depend on both
+// halves: most client IDs have a zero high half, and a block chosen by
+// that half alone put them all in one block, which then said "maybe" to
+// every new ID.
 func probes(id ledger.ID) (block uint64, h uint64) {
 	h1 := mix(id.Hi() ^ 0x9e3779b97f4a7c15)
 	h2 := mix(id.Lo() ^ h1)
-	return h1, h2
+	return h2, mix(h2 ^ h1)
 }
 
 func mix(x uint64) uint64 {

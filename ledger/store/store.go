@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/payswitch/payswitch/internal/invariant"
@@ -32,6 +33,8 @@ type Store struct {
 
 	mu   sync.Mutex // guards meta for readers
 	meta meta
+
+	closed atomic.Bool
 }
 
 // Open opens or creates the store in opts.Dir. It reads the meta record
@@ -95,8 +98,12 @@ func (s *Store) load() error {
 	return iter.Close()
 }
 
-// Close closes the Pebble DB. The store must not be used afterwards.
+// Close closes the Pebble DB. Later calls to Apply and the queries return
+// ErrClosed; a second Close returns ErrClosed too.
 func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
 	return s.db.Close()
 }
 
@@ -128,6 +135,9 @@ func (s *Store) LastTimestamp() uint64 {
 // applied index returns ErrIndexApplied and changes nothing, so a replayed
 // log is safe. The returned Output is valid until the next Apply.
 func (s *Store) Apply(index uint64, b *ledger.Batch) (*ledger.Output, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
 	if s.failed != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFailed, s.failed)
 	}
@@ -484,6 +494,9 @@ func (s *Store) readTransfer(id ledger.ID) (ledger.Transfer, bool, error) {
 }
 
 func (s *Store) get(key []byte, decode func([]byte) error) (bool, error) {
+	if s.closed.Load() {
+		return false, ErrClosed
+	}
 	value, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
