@@ -219,7 +219,8 @@ type SnapshotView struct {
 func (s *Server) postSnapshot(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
-	if err := s.cfg.Cluster.Snapshot(ctx); err != nil {
+	if err := s.cfg.Cluster.Snapshot(ctx); err != nil && !errors.Is(err, replica.ErrNothingToSnapshot) {
+		// Nothing new since the last snapshot is success: one holds this state.
 		s.cfg.Logger.Warn("admin: snapshot failed", "err", err)
 		writeProblem(w, newProblem(CodeSnapshotFailed, "%v", err))
 		return

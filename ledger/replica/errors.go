@@ -16,6 +16,9 @@ var (
 	ErrUnknownOutcome = errors.New("replica: outcome unknown; retry with the same IDs")
 	// ErrStopped: the node is shutting down.
 	ErrStopped = errors.New("replica: stopped")
+	// ErrNothingToSnapshot: a snapshot was asked for, but nothing was
+	// applied since the last one, which already holds this state.
+	ErrNothingToSnapshot = errors.New("replica: nothing new to snapshot")
 	// ErrConfig wraps every problem Config.Validate finds.
 	ErrConfig = errors.New("replica: invalid config")
 )

@@ -461,7 +461,26 @@ func (n *Node) AddVoter(ctx context.Context, id, raftAddr string) error {
 	if !n.ready.Load() {
 		return n.notLeader()
 	}
-	return n.waitFuture(ctx, n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, n.cfg.ApplyTimeout))
+	return n.raftError(n.waitFuture(ctx, n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, n.cfg.ApplyTimeout)))
+}
+
+// raftError turns raft's own errors into this package's, so that callers
+// need not import raft: not the leader, or leadership lost while the
+// change was committing (its outcome is then unknown).
+func (n *Node) raftError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader):
+		return n.notLeader()
+	case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+	case errors.Is(err, raft.ErrNothingNewToSnapshot):
+		return ErrNothingToSnapshot
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrStopped
+	}
+	return err
 }
 
 // RemoveServer removes a node from the cluster (leader only).
@@ -469,7 +488,7 @@ func (n *Node) RemoveServer(ctx context.Context, id string) error {
 	if !n.ready.Load() {
 		return n.notLeader()
 	}
-	return n.waitFuture(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout))
+	return n.raftError(n.waitFuture(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout)))
 }
 
 // Servers lists the cluster's configuration.
@@ -487,7 +506,7 @@ func (n *Node) Servers(ctx context.Context) ([]Peer, error) {
 
 // Snapshot asks Raft for a snapshot now (tests and operators).
 func (n *Node) Snapshot(ctx context.Context) error {
-	return n.waitFuture(ctx, n.raft.Snapshot())
+	return n.raftError(n.waitFuture(ctx, n.raft.Snapshot()))
 }
 
 // waitFuture waits on a Raft future under the context and ApplyTimeout:
