@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,7 +131,22 @@ func runOneCluster(ctx context.Context, cfg ClusterConfig, n int, halfLoad bool)
 	}
 	if halfLoad && sat.TPS > 0 {
 		rate := sat.TPS / 2
-		cfg.Progress(fmt.Sprintf("  open loop at %.0f transfers/s for %v", rate, cfg.HalfLoad))
+		// Latency at half load is a steady-state figure: start it once every
+		// replica has applied what the saturation phase left behind (on one
+		// machine, followers catching up take the leader's cores), and
+		// discard a warm-up second.
+		settle := time.Now()
+		target := leader.AppliedIndex()
+		settleCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		for _, n := range nodes {
+			_ = n.WaitApplied(settleCtx, target)
+		}
+		cancel()
+		cfg.Progress(fmt.Sprintf("  replicas caught up in %v; open loop at %.0f transfers/s for %v after a %v warm-up",
+			time.Since(settle).Round(time.Millisecond), rate, cfg.HalfLoad, halfLoadWarmup))
+		warm := cfg
+		warm.HalfLoad = halfLoadWarmup
+		_ = openLoop(ctx, leader, warm, rate)
 		half = openLoop(ctx, leader, cfg, rate)
 		cfg.Progress(fmt.Sprintf("  half load: %.0f transfers/s, p50 %.2f ms, p99 %.2f ms", half.TPS, half.P50Ms, half.P99Ms))
 	}
@@ -159,6 +175,9 @@ func submitRetrying(ctx context.Context, nodes []*replica.Node, leader *replica.
 	}
 	return leader, errors.New("no definite outcome after 20 attempts")
 }
+
+// halfLoadWarmup is the open-loop time at half load that is not recorded.
+const halfLoadWarmup = time.Second
 
 // freePorts finds n free TCP ports on 127.0.0.1.
 func freePorts(n int) ([]string, error) {
@@ -200,8 +219,10 @@ func startCluster(ctx context.Context, root string, n int, logger *slog.Logger) 
 		wg.Wait()
 	}
 	for i := range n {
+		inflight, _ := strconv.Atoi(os.Getenv("PS_INFLIGHT"))
+		linger, _ := time.ParseDuration(os.Getenv("PS_LINGER"))
 		node, err := replica.Open(replica.Config{NodeID: fmt.Sprintf("n%d", i+1), Dir: filepath.Join(root, fmt.Sprintf("n%d", i+1)),
-			RaftAddr: addrs[i], Peers: peers, Logger: logger})
+			RaftAddr: addrs[i], Peers: peers, Logger: logger, EntriesInflightMax: inflight, BatchLinger: linger})
 		if err != nil {
 			stop()
 			return nil, nil, err

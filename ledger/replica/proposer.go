@@ -34,6 +34,7 @@ type proposer struct {
 	queue    chan *request
 	queued   atomic.Int64  // commands in the queue, bounded by QueueMax
 	inflight chan struct{} // a token per entry in flight
+	released chan struct{} // signalled (without blocking) when an entry finishes
 	stopped  chan struct{} // closed when run returns, before its last drain
 	metrics  *metrics
 	now      func() time.Time
@@ -47,6 +48,7 @@ func newProposer(cfg Config, r *raft.Raft, m *metrics) *proposer {
 		raft:     r,
 		queue:    make(chan *request, cfg.QueueMax),
 		inflight: make(chan struct{}, cfg.EntriesInflightMax),
+		released: make(chan struct{}, 1),
 		stopped:  make(chan struct{}),
 		metrics:  m,
 		now:      time.Now,
@@ -134,11 +136,14 @@ func (p *proposer) run(ctx context.Context) {
 }
 
 // fill gathers more requests into the entry and returns holding an
-// inflight token. It seals the entry when it is full, or once the linger
-// time has passed and an inflight slot is free: while every slot is busy
-// the entry keeps growing, so batches grow with load by themselves and a
-// busy pipeline carries a few large entries rather than many small ones.
-// A request that does not fit is returned as carry for the next entry.
+// inflight token. It is a group commit: an entry that is not full is
+// proposed only once the linger time has passed and nothing is in flight,
+// so while one entry is committing the next one grows, and a lightly
+// loaded cluster carries few entries with many commands rather than many
+// tiny ones (each entry costs a log write and a Pebble commit on every
+// replica). Full entries pipeline, up to EntriesInflightMax of them, which
+// is what carries a saturated cluster. A request that does not fit is
+// returned as carry for the next entry.
 func (p *proposer) fill(ctx context.Context, reqs []*request) (sealed []*request, carry *request) {
 	count := 0
 	for _, r := range reqs {
@@ -147,30 +152,37 @@ func (p *proposer) fill(ctx context.Context, reqs []*request) (sealed []*request
 	linger := time.NewTimer(p.cfg.BatchLinger)
 	defer linger.Stop()
 	lingerC := linger.C
-	var slot chan struct{} // nil until the linger passed: a nil channel never sends
-	for {
-		if count >= p.cfg.BatchCommandsMax {
-			break
+	for count < p.cfg.BatchCommandsMax {
+		if lingerC == nil && len(p.inflight) == 0 {
+			select {
+			case p.inflight <- struct{}{}:
+				return reqs, nil
+			default: // another entry took the slot meanwhile: keep filling
+			}
 		}
 		select {
 		case req := <-p.queue:
 			p.dequeued(req)
 			if count+len(req.cmds) > p.cfg.BatchCommandsMax {
 				carry = req
-				goto full
+				return p.takeSlot(ctx, reqs, carry)
 			}
 			reqs = append(reqs, req)
 			count += len(req.cmds)
 		case <-lingerC:
-			lingerC, slot = nil, p.inflight
-		case slot <- struct{}{}:
-			return reqs, nil
+			lingerC = nil
+		case <-p.released:
+			// An entry finished: the loop checks whether the pipeline is idle.
 		case <-ctx.Done():
 			p.inflight <- struct{}{}
 			return reqs, carry
 		}
 	}
-full:
+	return p.takeSlot(ctx, reqs, carry)
+}
+
+// takeSlot waits for any free inflight slot for a full entry.
+func (p *proposer) takeSlot(ctx context.Context, reqs []*request, carry *request) ([]*request, *request) {
 	select {
 	case p.inflight <- struct{}{}:
 	case <-ctx.Done():
@@ -213,7 +225,13 @@ func (p *proposer) propose(reqs []*request) {
 // BatchApplyCh on, a future of a node that is shutting down may never be
 // answered, and no caller may hang on it.
 func (p *proposer) await(future raft.ApplyFuture, reqs []*request, start time.Time) {
-	defer func() { <-p.inflight }()
+	defer func() {
+		<-p.inflight
+		select {
+		case p.released <- struct{}{}:
+		default:
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- future.Error() }()
 	var err error
