@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,10 +23,13 @@ type ClusterConfig struct {
 	Nodes      int           // nodes of the replicated cluster; default 3
 	Saturation time.Duration // closed-loop phase per cluster; default 10 s
 	HalfLoad   time.Duration // open-loop phase at half the saturation rate; default 10 s
-	Submitters int           // concurrent closed-loop submitters; default 512
+	Submitters int           // concurrent closed-loop submitters; default 4096
 	// Rate, when set, skips the search for saturation: the open-loop phase
 	// runs at this many transfers per second.
-	Rate     float64
+	Rate float64
+	// Tuning passes proposer settings to every node; zeros take the
+	// replica package's defaults.
+	Tuning   Tuning
 	Dir      string // parent of the temporary node directories
 	Workload Workload
 	// Progress, when set, receives one line per phase.
@@ -46,7 +48,7 @@ func (c ClusterConfig) withDefaults() ClusterConfig {
 		c.HalfLoad = 10 * time.Second
 	}
 	if c.Submitters == 0 {
-		c.Submitters = 512
+		c.Submitters = 4096
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -64,6 +66,12 @@ type PhaseResult struct {
 	Errors              int     // submissions that got an error (overload, unknown outcome)
 	TPS                 float64 // committed transfers per second
 	P50Ms, P99Ms, MaxMs float64
+}
+
+// Tuning is the part of replica.Config a benchmark may vary.
+type Tuning struct {
+	EntriesInflightMax int
+	BatchLinger        time.Duration
 }
 
 // ClusterResult holds both clusters' figures.
@@ -109,7 +117,7 @@ func runOneCluster(ctx context.Context, cfg ClusterConfig, n int, halfLoad bool)
 		return sat, half, false, err
 	}
 	defer os.RemoveAll(root)
-	nodes, stop, err := startCluster(ctx, root, n, cfg.Logger)
+	nodes, stop, err := startCluster(ctx, root, n, cfg.Logger, cfg.Tuning)
 	if err != nil {
 		return sat, half, false, err
 	}
@@ -199,7 +207,7 @@ func freePorts(n int) ([]string, error) {
 	return addrs, nil
 }
 
-func startCluster(ctx context.Context, root string, n int, logger *slog.Logger) ([]*replica.Node, func(), error) {
+func startCluster(ctx context.Context, root string, n int, logger *slog.Logger, tuning Tuning) ([]*replica.Node, func(), error) {
 	addrs, err := freePorts(n)
 	if err != nil {
 		return nil, nil, err
@@ -219,10 +227,9 @@ func startCluster(ctx context.Context, root string, n int, logger *slog.Logger) 
 		wg.Wait()
 	}
 	for i := range n {
-		inflight, _ := strconv.Atoi(os.Getenv("PS_INFLIGHT"))
-		linger, _ := time.ParseDuration(os.Getenv("PS_LINGER"))
 		node, err := replica.Open(replica.Config{NodeID: fmt.Sprintf("n%d", i+1), Dir: filepath.Join(root, fmt.Sprintf("n%d", i+1)),
-			RaftAddr: addrs[i], Peers: peers, Logger: logger, EntriesInflightMax: inflight, BatchLinger: linger})
+			RaftAddr: addrs[i], Peers: peers, Logger: logger,
+			EntriesInflightMax: tuning.EntriesInflightMax, BatchLinger: tuning.BatchLinger})
 		if err != nil {
 			stop()
 			return nil, nil, err

@@ -146,6 +146,8 @@ machine's cores. Prints the saturation latencies, then last one line:
 	f.DurationVar(&cfg.HalfLoad, "half-load", 10*time.Second, "open-loop phase at half the saturation rate")
 	f.IntVar(&cfg.Submitters, "submitters", 4096, "concurrent closed-loop submitters")
 	f.Float64Var(&cfg.Rate, "rate", 0, "skip the saturation search: run the open-loop phase at this rate (transfers/s)")
+	f.IntVar(&cfg.Tuning.EntriesInflightMax, "entries-inflight", 0, "full log entries a leader keeps in flight (default the replica's 8)")
+	f.DurationVar(&cfg.Tuning.BatchLinger, "linger", 0, "proposer linger before sealing a partial entry (default the replica's 200µs)")
 	f.IntVar(&cfg.Workload.HotAccounts, "hot-accounts", 8, "big participants' position accounts")
 	f.IntVar(&cfg.Workload.ColdAccounts, "cold-accounts", 100_000, "small participants' position accounts")
 	f.IntVar(&cfg.Workload.HotPercent, "hot-percent", 80, "share of debits and credits on hot accounts")
