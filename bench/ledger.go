@@ -135,8 +135,14 @@ func RunLedger(ctx context.Context, cfg LedgerConfig) (LedgerResult, error) {
 	for _, b := range cfg.Workload.setupBatches(cfg.BatchSize) {
 		index++
 		b.Timestamp = clock
-		if _, err := st.Apply(index, &b); err != nil {
+		out, err := st.Apply(index, &b)
+		if err != nil {
 			return LedgerResult{}, fmt.Errorf("set-up batch %d: %w", index, err)
+		}
+		for i, r := range out.Results {
+			if r.Code != ledger.OK {
+				return LedgerResult{}, fmt.Errorf("set-up batch %d, command %d: %s", index, i, r.Code)
+			}
 		}
 	}
 
