@@ -165,7 +165,8 @@ func (d *demo) onboard() error {
 		}
 	}
 	for _, p := range demoParticipants {
-		fmt.Fprintf(d.out, "   %-18s participant %d: funded KES %s, net debit cap KES %s\n", p.name, p.id, p.funding, p.cap)
+		fmt.Fprintf(d.out, "   %-18s participant %d: funded KES %s, net debit cap KES %s\n", p.name, p.id,
+			d.format(d.amount(p.funding)), d.format(d.amount(p.cap)))
 	}
 	fmt.Fprintln(d.out)
 	return nil
