@@ -126,6 +126,15 @@ func appendAccountBody(dst []byte, a *Account) []byte {
 
 func appendTransferBody(dst []byte, t *Transfer) []byte {
 	dst = append(dst, t.ID[:]...)
+	return appendTransferFields(dst, t)
+}
+
+// transferFieldsSize is the encoded size of a transfer's client fields,
+// which the command body (after the ID) and the stored record (before the
+// ledger's own fields) share.
+const transferFieldsSize = 16 + 16 + 8 + 16 + 4 + 2 + 2 + 2 + 16
+
+func appendTransferFields(dst []byte, t *Transfer) []byte {
 	dst = append(dst, t.DebitAccount[:]...)
 	dst = append(dst, t.CreditAccount[:]...)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(t.Amount))
@@ -135,6 +144,20 @@ func appendTransferBody(dst []byte, t *Transfer) []byte {
 	dst = binary.LittleEndian.AppendUint16(dst, t.Code)
 	dst = binary.LittleEndian.AppendUint16(dst, uint16(t.Flags))
 	return append(dst, t.UserRef[:]...)
+}
+
+// decodeTransferFields reads what appendTransferFields wrote; p holds at
+// least transferFieldsSize bytes.
+func decodeTransferFields(p []byte, t *Transfer) {
+	copy(t.DebitAccount[:], p[0:16])
+	copy(t.CreditAccount[:], p[16:32])
+	t.Amount = Amount(binary.LittleEndian.Uint64(p[32:40]))
+	copy(t.PendingID[:], p[40:56])
+	t.Timeout = binary.LittleEndian.Uint32(p[56:60])
+	t.Currency = binary.LittleEndian.Uint16(p[60:62])
+	t.Code = binary.LittleEndian.Uint16(p[62:64])
+	t.Flags = TransferFlags(binary.LittleEndian.Uint16(p[64:66]))
+	copy(t.UserRef[:], p[66:82])
 }
 
 // DecodeBatch decodes an encoded batch into b, reusing b.Commands' storage.
@@ -204,15 +227,7 @@ func decodeBody(c *Command, p []byte) {
 	case OpCreateTransfer:
 		t := &c.Transfer
 		copy(t.ID[:], p[0:16])
-		copy(t.DebitAccount[:], p[16:32])
-		copy(t.CreditAccount[:], p[32:48])
-		t.Amount = Amount(binary.LittleEndian.Uint64(p[48:56]))
-		copy(t.PendingID[:], p[56:72])
-		t.Timeout = binary.LittleEndian.Uint32(p[72:76])
-		t.Currency = binary.LittleEndian.Uint16(p[76:78])
-		t.Code = binary.LittleEndian.Uint16(p[78:80])
-		t.Flags = TransferFlags(binary.LittleEndian.Uint16(p[80:82]))
-		copy(t.UserRef[:], p[82:98])
+		decodeTransferFields(p[16:], t)
 	case OpSetLimit:
 		copy(c.Account.ID[:], p[0:16])
 		c.Account.Limit = Amount(binary.LittleEndian.Uint64(p[16:24]))

@@ -13,7 +13,7 @@ import (
 // not included because it is the key.
 const (
 	AccountRecordSize  = 8 + 2 + 1 + 2 + 8*5 + 8 + 8
-	TransferRecordSize = 16 + 16 + 8 + 16 + 4 + 2 + 2 + 2 + 16 + 8 + 1 + 4
+	TransferRecordSize = transferFieldsSize + 8 + 1 + 4
 )
 
 // AppendAccountRecord appends the canonical encoding of a to dst.
@@ -53,15 +53,7 @@ func DecodeAccountRecord(id ID, p []byte, a *Account) error {
 
 // AppendTransferRecord appends the canonical encoding of t to dst.
 func AppendTransferRecord(dst []byte, t *Transfer) []byte {
-	dst = append(dst, t.DebitAccount[:]...)
-	dst = append(dst, t.CreditAccount[:]...)
-	dst = binary.LittleEndian.AppendUint64(dst, uint64(t.Amount))
-	dst = append(dst, t.PendingID[:]...)
-	dst = binary.LittleEndian.AppendUint32(dst, t.Timeout)
-	dst = binary.LittleEndian.AppendUint16(dst, t.Currency)
-	dst = binary.LittleEndian.AppendUint16(dst, t.Code)
-	dst = binary.LittleEndian.AppendUint16(dst, uint16(t.Flags))
-	dst = append(dst, t.UserRef[:]...)
+	dst = appendTransferFields(dst, t)
 	dst = binary.LittleEndian.AppendUint64(dst, t.Timestamp)
 	dst = append(dst, byte(t.Status))
 	return binary.LittleEndian.AppendUint32(dst, uint32(t.Result))
@@ -73,15 +65,7 @@ func DecodeTransferRecord(id ID, p []byte, t *Transfer) error {
 		return fmt.Errorf("ledger: transfer %s record is %d bytes, want %d", id, len(p), TransferRecordSize)
 	}
 	t.ID = id
-	copy(t.DebitAccount[:], p[0:16])
-	copy(t.CreditAccount[:], p[16:32])
-	t.Amount = Amount(binary.LittleEndian.Uint64(p[32:40]))
-	copy(t.PendingID[:], p[40:56])
-	t.Timeout = binary.LittleEndian.Uint32(p[56:60])
-	t.Currency = binary.LittleEndian.Uint16(p[60:62])
-	t.Code = binary.LittleEndian.Uint16(p[62:64])
-	t.Flags = TransferFlags(binary.LittleEndian.Uint16(p[64:66]))
-	copy(t.UserRef[:], p[66:82])
+	decodeTransferFields(p, t)
 	t.Timestamp = binary.LittleEndian.Uint64(p[82:90])
 	t.Status = Status(p[90])
 	t.Result = Code(binary.LittleEndian.Uint32(p[91:95]))

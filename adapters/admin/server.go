@@ -442,25 +442,17 @@ func pathID(r *http.Request) (ledger.ID, *Problem) {
 }
 
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
-	id, p := pathID(r)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
-	defer cancel()
-	a, found, err := s.cfg.Cluster.Account(ctx, id)
-	switch {
-	case err != nil:
-		writeProblem(w, s.problemFor(err, false))
-	case !found:
-		writeProblem(w, newProblem(CodeAccountNotFound, "no account %s", id))
-	default:
-		writeJSON(w, http.StatusOK, accountView(&a))
-	}
+	serveRecord(s, w, r, s.cfg.Cluster.Account, CodeAccountNotFound, "account", accountView)
 }
 
 func (s *Server) getTransfer(w http.ResponseWriter, r *http.Request) {
+	serveRecord(s, w, r, s.cfg.Cluster.Transfer, CodeTransferNotFound, "transfer", transferView)
+}
+
+// serveRecord answers a linearizable read of one record by the ID in the
+// path: the record's view, its not-found problem, or the read's failure.
+func serveRecord[T, V any](s *Server, w http.ResponseWriter, r *http.Request,
+	read func(context.Context, ledger.ID) (T, bool, error), notFound, noun string, view func(*T) V) {
 	id, p := pathID(r)
 	if p != nil {
 		writeProblem(w, p)
@@ -468,14 +460,14 @@ func (s *Server) getTransfer(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
-	t, found, err := s.cfg.Cluster.Transfer(ctx, id)
+	record, found, err := read(ctx, id)
 	switch {
 	case err != nil:
 		writeProblem(w, s.problemFor(err, false))
 	case !found:
-		writeProblem(w, newProblem(CodeTransferNotFound, "no transfer %s", id))
+		writeProblem(w, newProblem(notFound, "no %s %s", noun, id))
 	default:
-		writeJSON(w, http.StatusOK, transferView(&t))
+		writeJSON(w, http.StatusOK, view(&record))
 	}
 }
 
