@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/payswitch/payswitch/ledger/replica/clustertest"
 	"log/slog"
-	"math/rand/v2"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -39,8 +38,6 @@ const (
 	pollEvery = 10 * time.Millisecond
 	// logLinesMax bounds what one node's log recorder keeps.
 	logLinesMax = 10_000
-	// portAttemptsMax bounds the search for free loopback ports.
-	portAttemptsMax = 1000
 )
 
 // kes is the currency of every test account and transfer.
@@ -271,55 +268,21 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error
 	}
 }
 
-// portsTaken remembers the ports handed out in this process, so that no
-// two test clusters share one.
-var portsTaken sync.Map
-
 // freeAddrs returns n loopback addresses whose ports were free a moment
-// ago. The ports lie below the kernel's ephemeral range: a node keeps its
-// port across a restart, and an ephemeral port could meanwhile become the
-// local end of another node's outgoing connection.
+// ago, below the kernel's ephemeral range: a node keeps its port across a
+// restart, and an ephemeral port could meanwhile become the local end of
+// another node's outgoing connection.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	low, high := 20000, ephemeralLow()-1
-	if high-low < 1000 {
-		low, high = 10000, 30000
+	ports, err := clustertest.FreePorts(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var addrs []string
-	for attempt := 0; len(addrs) < n; attempt++ {
-		if attempt >= portAttemptsMax {
-			t.Fatalf("no %d free loopback ports in %d attempts", n, portAttemptsMax)
-		}
-		port := low + rand.IntN(high-low)
-		if _, taken := portsTaken.LoadOrStore(port, true); taken {
-			continue
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		_ = l.Close()
-		addrs = append(addrs, addr)
+	addrs := make([]string, n)
+	for i, p := range ports {
+		addrs[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
 	}
 	return addrs
-}
-
-// ephemeralLow is the kernel's lowest ephemeral port, 32768 when unknown.
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 32768
-	}
-	fields := strings.Fields(string(b))
-	if len(fields) == 0 {
-		return 32768
-	}
-	v, err := strconv.Atoi(fields[0])
-	if err != nil || v < 1024 {
-		return 32768
-	}
-	return v
 }
 
 // logRecorder is a slog.Handler that keeps a node's log lines in memory,

@@ -14,6 +14,11 @@ import (
 // clusters of one test process never share one.
 var portsTaken sync.Map
 
+// FreePorts returns n loopback ports that were free a moment ago, for
+// tests that start nodes in process and must restart them on the same
+// ports. See freePorts.
+func FreePorts(n int) ([]int, error) { return freePorts(n) }
+
 // freePorts returns n loopback ports that were free a moment ago. They are
 // drawn below the kernel's ephemeral range: a node keeps its ports across
 // a restart, and a port of the ephemeral range could meanwhile become the
