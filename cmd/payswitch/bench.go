@@ -9,6 +9,7 @@ import (
 	"github.com/payswitch/payswitch/bench"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
 
@@ -71,14 +72,20 @@ the figures, then last one line (ratio against the produced order):
 	f := cmd.Flags()
 	f.IntVar(&cfg.Transfers, "transfers", 1_000_000, "timed transfers")
 	f.IntVar(&cfg.BatchSize, "batch", 4096, "transfers per synced batch")
-	f.IntVar(&cfg.Workload.HotAccounts, "hot-accounts", 8, "big participants' position accounts")
-	f.IntVar(&cfg.Workload.ColdAccounts, "cold-accounts", 100_000, "small participants' position accounts")
-	f.IntVar(&cfg.Workload.HotPercent, "hot-percent", 80, "share of debits and credits on hot accounts")
+	addWorkloadFlags(f, &cfg.Workload)
 	f.IntVar(&cfg.Workload.PendingPercent, "pending-percent", 0, "share of transfers reserved then posted in the next batch")
-	f.Uint64Var(&cfg.Workload.Seed, "seed", 1, "workload seed")
 	f.StringVar(&cfg.Dir, "dir", "", "where to put the temporary stores (default the system temp dir)")
 	f.BoolVar(&quick, "quick", false, "a short run (300,000 transfers, 20,000 cold accounts) that finishes in seconds")
 	return cmd
+}
+
+// addWorkloadFlags declares the flags of the switch-shaped workload that
+// the ledger and cluster benchmarks share.
+func addWorkloadFlags(f *pflag.FlagSet, w *bench.Workload) {
+	f.IntVar(&w.HotAccounts, "hot-accounts", 8, "big participants' position accounts")
+	f.IntVar(&w.ColdAccounts, "cold-accounts", 100_000, "small participants' position accounts")
+	f.IntVar(&w.HotPercent, "hot-percent", 80, "share of debits and credits on hot accounts")
+	f.Uint64Var(&w.Seed, "seed", 1, "workload seed")
 }
 
 // newProgressBar draws on stderr when it is a terminal and stays silent
@@ -148,9 +155,7 @@ machine's cores. Prints the saturation latencies, then last one line:
 	f.Float64Var(&cfg.Rate, "rate", 0, "skip the saturation search: run the open-loop phase at this rate (transfers/s)")
 	f.IntVar(&cfg.Tuning.EntriesInflightMax, "entries-inflight", 0, "full log entries a leader keeps in flight (default the replica's 8)")
 	f.DurationVar(&cfg.Tuning.BatchLinger, "linger", 0, "proposer linger before sealing a partial entry (default the replica's 200µs)")
-	f.IntVar(&cfg.Workload.HotAccounts, "hot-accounts", 8, "big participants' position accounts")
-	f.IntVar(&cfg.Workload.ColdAccounts, "cold-accounts", 100_000, "small participants' position accounts")
-	f.IntVar(&cfg.Workload.HotPercent, "hot-percent", 80, "share of debits and credits on hot accounts")
+	addWorkloadFlags(f, &cfg.Workload)
 	f.StringVar(&cfg.Dir, "dir", "", "where to put the temporary node directories")
 	f.BoolVar(&quick, "quick", false, "4 s phases and 10,000 cold accounts: finishes in under 30 s")
 	return cmd
