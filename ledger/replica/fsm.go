@@ -12,17 +12,22 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/payswitch/payswitch/ledger"
 	"github.com/payswitch/payswitch/ledger/store"
+	"github.com/payswitch/payswitch/routing"
 )
 
 // entryResponse is what the FSM returns for one applied log entry: the
 // results of its commands in order, or why none were applied.
 type entryResponse struct {
 	results []ledger.Result
+	routing []routing.Result
 	err     error
 }
 
-// fsm applies committed log entries to the ledger store. It is the only
-// place where replicated state changes. hashicorp/raft calls ApplyBatch,
+// fsm applies committed log entries to the ledger store and the routing
+// tables. It is the only place where replicated state changes. An entry is
+// a ledger batch or a routing entry (routing.IsEntry); a routing entry's
+// table writes and the ledger accounts it creates go to the store in one
+// atomic commit with the applied index. hashicorp/raft calls ApplyBatch,
 // Snapshot and Restore from one goroutine; queries from other goroutines
 // take mu for reading so that Restore can swap the store underneath them.
 type fsm struct {
@@ -31,9 +36,14 @@ type fsm struct {
 
 	mu    sync.RWMutex
 	store *store.Store
+	// routing is never replaced, only reloaded, so that the routers that
+	// read it keep one pointer.
+	routing *routing.State
 
-	applied atomic.Uint64 // the last log index applied (or skipped as applied)
-	batch   ledger.Batch  // decode buffer, reused
+	applied     atomic.Uint64 // the last log index applied (or skipped as applied)
+	batch       ledger.Batch  // decode buffer, reused
+	routingCmds []routing.Command
+	aux         []store.Write
 	onApply func(index uint64)
 }
 
@@ -44,7 +54,11 @@ func openFSM(opts store.Options, logger *slog.Logger) (*fsm, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &fsm{opts: opts, logger: logger, store: st}
+	f := &fsm{opts: opts, logger: logger, store: st, routing: routing.NewState()}
+	if err := f.routing.Load(st.ScanAux); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	f.applied.Store(st.AppliedIndex())
 	return f, nil
 }
@@ -75,6 +89,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 
 func (f *fsm) applyEntry(l *raft.Log) *entryResponse {
+	if routing.IsEntry(l.Data) {
+		return f.applyRouting(l)
+	}
 	if err := ledger.DecodeBatch(l.Data, &f.batch); err != nil {
 		// Every replica decodes the same bytes the same way, so all of them
 		// skip this entry alike. Only our own proposer writes entries, so
@@ -96,6 +113,48 @@ func (f *fsm) applyEntry(l *raft.Log) *entryResponse {
 		panic(fmt.Errorf("replica: apply index %d: %w", l.Index, err))
 	}
 	return &entryResponse{results: slices.Clone(out.Results)}
+}
+
+// applyRouting applies a routing entry: the tables change in memory, and
+// their writes go to the store together with the ledger accounts of
+// onboarded participants, in one commit.
+func (f *fsm) applyRouting(l *raft.Log) *entryResponse {
+	ts, cmds, err := routing.DecodeEntry(l.Data, f.routingCmds)
+	f.routingCmds = cmds
+	if err != nil {
+		f.logger.Error("undecodable routing entry skipped", "index", l.Index, "err", err)
+		return &entryResponse{err: err}
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if l.Index <= f.store.AppliedIndex() {
+		// Replayed after a restart: the tables were loaded with it.
+		return &entryResponse{err: store.ErrIndexApplied}
+	}
+	out, err := f.routing.Apply(ts, cmds, f.store)
+	if err != nil {
+		f.logger.Error("routing apply failed; stopping the node", "index", l.Index, "err", err)
+		panic(fmt.Errorf("replica: apply routing index %d: %w", l.Index, err))
+	}
+	f.batch.Timestamp = ts
+	f.batch.Commands = append(f.batch.Commands[:0], out.Accounts...)
+	aux := f.aux[:0]
+	for _, w := range out.Writes {
+		aux = append(aux, store.Write{Key: w.Key, Value: w.Value, Delete: w.Delete})
+	}
+	f.aux = aux
+	lout, err := f.store.ApplyWith(l.Index, &f.batch, aux)
+	if err != nil {
+		f.logger.Error("ledger store failed; stopping the node", "index", l.Index, "err", err)
+		panic(fmt.Errorf("replica: apply routing index %d: %w", l.Index, err))
+	}
+	for i, r := range lout.Results {
+		if r.Code != ledger.OK {
+			// Onboarding checked the accounts before, so this is a bug.
+			f.logger.Error("routing: ledger account not created", "index", l.Index, "account", f.batch.Commands[i].Account.ID, "code", r.Code)
+		}
+	}
+	return &entryResponse{routing: slices.Clone(out.Results)}
 }
 
 // Snapshot syncs the store and captures it; Persist streams it.
@@ -123,6 +182,9 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 		panic(fmt.Errorf("replica: reopen the store after restore: %w", err))
 	}
 	f.store = st
+	if err := f.routing.Load(st.ScanAux); err != nil {
+		panic(fmt.Errorf("replica: reload the routing tables after restore: %w", err))
+	}
 	f.applied.Store(st.AppliedIndex())
 	if restoreErr != nil {
 		return restoreErr

@@ -16,6 +16,7 @@ import (
 	raftwal "github.com/hashicorp/raft-wal"
 	"github.com/payswitch/payswitch/ledger"
 	"github.com/payswitch/payswitch/ledger/store"
+	"github.com/payswitch/payswitch/routing"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -317,6 +318,39 @@ func (n *Node) Submit(ctx context.Context, cmds []ledger.Command) ([]ledger.Resu
 	}
 	return p.submit(ctx, cmds)
 }
+
+// SubmitRouting proposes routing commands (directory, mapper, mandates) as
+// one log entry and returns their results in order. Only the leader
+// accepts them. Routing commands are rare next to transfers, so they skip
+// the ledger's batching and go to Raft directly; the leader's clock stamps
+// the entry.
+func (n *Node) SubmitRouting(ctx context.Context, cmds []routing.Command) ([]routing.Result, error) {
+	if len(cmds) == 0 || len(cmds) > routing.EntryCommandsMax {
+		return nil, fmt.Errorf("replica: %d routing commands; want 1 to %d", len(cmds), routing.EntryCommandsMax)
+	}
+	if !n.ready.Load() {
+		return nil, n.notLeader()
+	}
+	data := routing.AppendEntry(nil, uint64(time.Now().UnixNano()), cmds)
+	future := n.raft.Apply(data, n.cfg.ApplyTimeout)
+	if err := n.waitFuture(ctx, future); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return nil, fmt.Errorf("%w: %w", ErrUnknownOutcome, n.notLeader())
+		}
+		return nil, fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+	}
+	resp, ok := future.Response().(*entryResponse)
+	if !ok || resp.err != nil || len(resp.routing) != len(cmds) {
+		return nil, fmt.Errorf("%w: entry response %v", ErrUnknownOutcome, future.Response())
+	}
+	return resp.routing, nil
+}
+
+// Routing returns the node's routing tables as applied locally. The
+// pointer stays valid for the node's life (a snapshot install reloads the
+// tables in place). Reads through it are not linearizable; call
+// ReadBarrier first when that matters.
+func (n *Node) Routing() *routing.State { return n.fsm.routing }
 
 func (n *Node) notLeader() error {
 	addr, id := n.raft.LeaderWithID()

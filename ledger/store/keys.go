@@ -15,6 +15,8 @@ import (
 //	h | account ID (16) | timestamp (8) → history group: an account's transfers in time order
 //	                                      (one key per account per batch; see historyEntrySize)
 //	x | deadline (8) | timestamp (8)    → transfer ID (16): pending transfers in expiry order
+//	r | ...                             → the aux table: another state machine's records
+//	                                      (routing), written by ApplyWith, opaque here
 //
 // Accounts and transfers are the state (the digest hashes them); h and x
 // are indexes derived from it, checked by Store.Check. A transfer that was
@@ -25,6 +27,9 @@ const (
 	prefixTransfer byte = 't'
 	prefixHistory  byte = 'h'
 	prefixExpiry   byte = 'x'
+
+	// PrefixAux starts every key of the aux table (see ApplyWith).
+	PrefixAux byte = 'r'
 
 	recordKeySize  = 1 + 16
 	historyKeySize = 1 + 16 + 8

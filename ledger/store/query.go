@@ -371,3 +371,24 @@ func (s *Store) NextDeadline() (uint64, bool, error) {
 	}
 	return binary.BigEndian.Uint64(iter.Key()[1:9]), true, nil
 }
+
+// ScanAux calls fn with every key and value of the aux table in key order,
+// from a consistent snapshot. The slices are valid only during the call.
+func (s *Store) ScanAux(fn func(key, value []byte) error) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	iter, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{PrefixAux}, UpperBound: []byte{PrefixAux + 1}})
+	if err != nil {
+		return err
+	}
+	for valid := iter.First(); valid; valid = iter.Next() {
+		if err := fn(iter.Key(), iter.Value()); err != nil {
+			_ = iter.Close()
+			return err
+		}
+	}
+	return iter.Close()
+}

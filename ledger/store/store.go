@@ -135,6 +135,19 @@ func (s *Store) LastTimestamp() uint64 {
 // applied index returns ErrIndexApplied and changes nothing, so a replayed
 // log is safe. The returned Output is valid until the next Apply.
 func (s *Store) Apply(index uint64, b *ledger.Batch) (*ledger.Output, error) {
+	return s.ApplyWith(index, b, nil)
+}
+
+// ApplyWith is Apply with extra writes from another state machine that
+// shares the log (the routing tables), committed in the same atomic batch.
+// Every extra key must start with PrefixAux and appear at most once; the
+// ledger's own checks and digest ignore that table.
+func (s *Store) ApplyWith(index uint64, b *ledger.Batch, aux []Write) (*ledger.Output, error) {
+	for i := range aux {
+		if len(aux[i].Key) < 2 || aux[i].Key[0] != PrefixAux {
+			return nil, fmt.Errorf("store: aux write %d: key outside the aux table", i)
+		}
+	}
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -153,6 +166,13 @@ func (s *Store) Apply(index uint64, b *ledger.Batch) (*ledger.Output, error) {
 	next := meta{appliedIndex: index, lastTimestamp: s.out.LastTimestamp, digest: s.out.Digest}
 	batch := s.db.NewBatch()
 	s.writeOutput(batch, &next)
+	for i := range aux {
+		if aux[i].Delete {
+			_ = batch.Delete(aux[i].Key, nil)
+		} else {
+			_ = batch.Set(aux[i].Key, aux[i].Value, nil)
+		}
+	}
 	if s.opts.OnCommit != nil {
 		s.opts.OnCommit(s.writes.produced, batch.Repr())
 	}
