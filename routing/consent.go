@@ -101,10 +101,10 @@ func (d Decision) validate() error {
 // account at it.
 type Party struct {
 	// Participant is the participant's number, 1 to 11 digits.
-	Participant uint64
+	Participant uint64 `yaml:"participant"`
 	// Account is the account at the participant, up to 28 printable ASCII
 	// characters (ISO 8583 field 102); may be empty.
-	Account string
+	Account string `yaml:"account"`
 }
 
 // Request is what a consent hook is asked about. It never holds a raw

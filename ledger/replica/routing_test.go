@@ -255,3 +255,51 @@ func transfersBetween(first, count uint64, debit, credit ledger.ID) []ledger.Com
 	}
 	return out
 }
+
+// TestBootstrapExample applies the example participants file to a
+// one-node cluster twice: the first run onboards and funds, the second
+// changes nothing.
+func TestBootstrapExample(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/examples/participants.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := routing.ParseBootstrap(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := b.Plan(data, testTokenizer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startCluster(t, 1, nil)
+	leader := c.waitLeader()
+	ctx := testContext(t, 30*time.Second)
+	first, err := plan.Apply(ctx, leader.node)
+	if err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	if first.Existing != 0 || len(first.Skipped) != 0 || first.Applied == 0 {
+		t.Fatalf("first run: %+v", first)
+	}
+	second, err := plan.Apply(ctx, leader.node)
+	if err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	// Limits are set again (a set is idempotent and answers ok); the rest
+	// exists.
+	if second.Applied != len(plan.Limits) || second.Existing != first.Applied-len(plan.Limits) {
+		t.Fatalf("second run %+v after first %+v: want everything but the limits to exist", second, first)
+	}
+	a, _, err := leader.node.Account(ctx, routing.PositionAccount(10001, kes))
+	if err != nil || a.CreditsPosted != 500_000_000 || a.Limit != 25_000_000 {
+		t.Fatalf("Alpha Bank's position %+v %v", a, err)
+	}
+	prog, _, err := leader.node.Account(ctx, routing.ProgramAccount(90001, kes, 2))
+	if err != nil || prog.CreditsPosted != 2_500_000_000 {
+		t.Fatalf("treasury program 2 %+v %v", prog, err)
+	}
+	if p, l, m := leader.node.Routing().Counts(); p != 4 || l != 4 || m != 1 {
+		t.Fatalf("tables: %d participants, %d links, %d mandates", p, l, m)
+	}
+}

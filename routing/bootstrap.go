@@ -1,0 +1,477 @@
+package routing
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/payswitch/payswitch/ledger"
+	"github.com/payswitch/payswitch/money"
+)
+
+// Bootstrap is a participants file (docs/bootstrap.md): the participants
+// to onboard, their funding and limits, demo identifiers to link and
+// mandates, applied on a node's first start and idempotently after.
+type Bootstrap struct {
+	Version      int                    `yaml:"version"`
+	Participants []BootstrapParticipant `yaml:"participants"`
+	Links        []BootstrapLink        `yaml:"links"`
+	Mandates     []BootstrapMandate     `yaml:"mandates"`
+}
+
+// BootstrapParticipant is one participants entry.
+type BootstrapParticipant struct {
+	ID             uint64                       `yaml:"id"`
+	Name           string                       `yaml:"name"`
+	Kind           string                       `yaml:"kind"`
+	Connection     string                       `yaml:"connection"`
+	Currencies     []string                     `yaml:"currencies"`
+	Programs       []uint16                     `yaml:"programs"`
+	MACKey         string                       `yaml:"mac_key"`
+	APIKey         string                       `yaml:"api_key"`
+	WebhookURL     string                       `yaml:"webhook_url"`
+	PaymentTimeout string                       `yaml:"payment_timeout"`
+	Positions      map[string]BootstrapPosition `yaml:"positions"`
+	ProgramBudgets []BootstrapBudget            `yaml:"program_budgets"`
+}
+
+// BootstrapPosition funds a position and sets its net debit cap, as
+// decimal strings in the currency's major unit.
+type BootstrapPosition struct {
+	Funding     string `yaml:"funding"`
+	NetDebitCap string `yaml:"net_debit_cap"`
+}
+
+// BootstrapBudget funds a government program account.
+type BootstrapBudget struct {
+	Program  uint16 `yaml:"program"`
+	Currency string `yaml:"currency"`
+	Amount   string `yaml:"amount"`
+}
+
+// BootstrapLink links a demo identifier. The identifier and the name are
+// raw here: Plan tokenises the one and masks the other.
+type BootstrapLink struct {
+	ID          string `yaml:"id"`
+	Participant uint64 `yaml:"participant"`
+	Account     string `yaml:"account"`
+	Name        string `yaml:"name"`
+	Purpose     string `yaml:"purpose"`
+	ConsentRef  string `yaml:"consent_ref"`
+}
+
+// BootstrapMandate registers a mandate.
+type BootstrapMandate struct {
+	ID              string `yaml:"id"`
+	Payer           Party  `yaml:"payer"`
+	Payee           Party  `yaml:"payee"`
+	Currency        string `yaml:"currency"`
+	MaxPerDebit     string `yaml:"max_per_debit"`
+	Period          string `yaml:"period"`
+	DebitsPerPeriod uint32 `yaml:"debits_per_period"`
+	ValidFrom       string `yaml:"valid_from"`
+	ValidUntil      string `yaml:"valid_until"`
+	ConsentRef      string `yaml:"consent_ref"`
+}
+
+// bootstrapFileMax bounds a participants file.
+const bootstrapFileMax = 16 << 20
+
+// ParseBootstrap reads a participants file strictly: unknown fields are
+// errors, and every error names its line and field.
+func ParseBootstrap(data []byte) (*Bootstrap, error) {
+	if len(data) > bootstrapFileMax {
+		return nil, fmt.Errorf("%w: bootstrap file of %d bytes exceeds %d", ErrConfig, len(data), bootstrapFileMax)
+	}
+	var b Bootstrap
+	if err := yaml.UnmarshalWithOptions(data, &b, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		return nil, fmt.Errorf("%w: bootstrap: %s", ErrConfig, yaml.FormatError(err, false, true))
+	}
+	if b.Version != 1 {
+		return nil, fmt.Errorf("%w: bootstrap: %s version: want 1", ErrConfig, lineOf(data, "$.version"))
+	}
+	return &b, nil
+}
+
+// lineOf returns "line N:" for a YAML path of data, or "" when it cannot
+// tell, so that a semantic error can point at the line like a syntax one.
+func lineOf(data []byte, path string) string {
+	p, err := yaml.PathString(path)
+	if err != nil {
+		return ""
+	}
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return ""
+	}
+	node, err := p.FilterFile(f)
+	if err != nil || node == nil || node.GetToken() == nil {
+		return ""
+	}
+	return fmt.Sprintf("line %d:", node.GetToken().Position.Line)
+}
+
+// Plan is what a bootstrap file asks of the cluster, as commands: routing
+// commands (participants first, then links and mandates) and ledger
+// commands (funding transfers with IDs derived from the file, so that a
+// second run answers exists, and net debit caps).
+type Plan struct {
+	Participants []Command
+	Funding      []ledger.Command
+	Limits       []ledger.Command
+	Links        []Command
+	Mandates     []Command
+}
+
+// Plan validates b and turns it into commands. Raw identifiers are
+// tokenised with tk and names masked; neither leaves this function.
+// Every problem is reported, each with its line and field.
+func (b *Bootstrap) Plan(data []byte, tk *Tokenizer) (*Plan, error) {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: bootstrap: %s %s: %s", ErrConfig, lineOf(data, path), strings.TrimPrefix(path, "$."), fmt.Sprintf(format, args...)))
+	}
+	plan := &Plan{}
+	seen := map[uint64]bool{}
+	for i, bp := range b.Participants {
+		at := fmt.Sprintf("$.participants[%d]", i)
+		p, err := bp.participant()
+		if err != nil {
+			var fe *FieldError
+			for _, e := range flatten(err) {
+				if errors.As(e, &fe) {
+					bad(at+"."+fe.Field, "%s", fe.Rule)
+				} else {
+					bad(at, "%v", e)
+				}
+			}
+			continue
+		}
+		if seen[p.ID] {
+			bad(at+".id", "participant %d listed twice", p.ID)
+			continue
+		}
+		seen[p.ID] = true
+		plan.Participants = append(plan.Participants, Command{Op: OpPutParticipant, Participant: p})
+		for code, pos := range sortedPositions(bp.Positions) {
+			cur, ok := money.ByCode(code)
+			if !ok || !p.Serves(cur.Numeric) {
+				bad(at+".positions."+code, "not one of the participant's currencies")
+				continue
+			}
+			if pos.Funding != "" {
+				amount, err := money.ParseAmount(pos.Funding, cur)
+				if err != nil {
+					bad(at+".positions."+code+".funding", "%v", err)
+				} else {
+					plan.Funding = append(plan.Funding, fundingTransfer(FundingID(p.ID, cur.Numeric, 0), SettlementAccount(p.ID, cur.Numeric), PositionAccount(p.ID, cur.Numeric), amount, cur.Numeric))
+				}
+			}
+			if pos.NetDebitCap != "" {
+				limit, err := money.ParseAmountAllowZero(pos.NetDebitCap, cur)
+				if err != nil {
+					bad(at+".positions."+code+".net_debit_cap", "%v", err)
+				} else {
+					plan.Limits = append(plan.Limits, ledger.Command{Op: ledger.OpSetLimit, Account: ledger.Account{ID: PositionAccount(p.ID, cur.Numeric), Limit: ledger.Amount(limit)}})
+				}
+			}
+		}
+		for j, bb := range bp.ProgramBudgets {
+			bat := fmt.Sprintf("%s.program_budgets[%d]", at, j)
+			cur, ok := money.ByCode(bb.Currency)
+			switch {
+			case !ok || !p.Serves(cur.Numeric):
+				bad(bat+".currency", "not one of the participant's currencies")
+			case !p.HasProgram(bb.Program):
+				bad(bat+".program", "not one of the participant's programs")
+			default:
+				amount, err := money.ParseAmount(bb.Amount, cur)
+				if err != nil {
+					bad(bat+".amount", "%v", err)
+					continue
+				}
+				plan.Funding = append(plan.Funding, fundingTransfer(FundingID(p.ID, cur.Numeric, bb.Program), SettlementAccount(p.ID, cur.Numeric), ProgramAccount(p.ID, cur.Numeric, bb.Program), amount, cur.Numeric))
+			}
+		}
+	}
+	for i, bl := range b.Links {
+		at := fmt.Sprintf("$.links[%d]", i)
+		id, err := ParseIdentifier(bl.ID)
+		if err != nil {
+			bad(at+".id", "%v", err)
+			continue
+		}
+		purpose := PurposePayment
+		switch bl.Purpose {
+		case "", "payment":
+		case "g2p":
+			purpose = PurposeG2P
+		default:
+			bad(at+".purpose", "want payment or g2p")
+			continue
+		}
+		ref := bl.ConsentRef
+		if ref == "" {
+			ref = "bootstrap"
+		}
+		l := Link{Token: tk.Token(id), Purpose: purpose, Type: id.Type(), Participant: bl.Participant,
+			Account: bl.Account, Name: MaskName(bl.Name), ConsentRef: ref, ConsentAt: 1}
+		if err := l.Validate(); err != nil {
+			for _, e := range flatten(err) {
+				var fe *FieldError
+				if errors.As(e, &fe) {
+					bad(at+"."+fe.Field, "%s", fe.Rule)
+				}
+			}
+			continue
+		}
+		plan.Links = append(plan.Links, Command{Op: OpLink, Link: l})
+	}
+	for i, bm := range b.Mandates {
+		at := fmt.Sprintf("$.mandates[%d]", i)
+		m, field, err := bm.mandate()
+		if err != nil {
+			bad(at+"."+field, "%v", err)
+			continue
+		}
+		if err := m.Validate(); err != nil {
+			for _, e := range flatten(err) {
+				var fe *FieldError
+				if errors.As(e, &fe) {
+					bad(at+"."+fe.Field, "%s", fe.Rule)
+				}
+			}
+			continue
+		}
+		plan.Mandates = append(plan.Mandates, Command{Op: OpPutMandate, Mandate: m})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return plan, nil
+}
+
+// sortedPositions iterates positions in currency-code order, so that
+// errors and commands come out the same every run.
+func sortedPositions(m map[string]BootstrapPosition) func(func(string, BootstrapPosition) bool) {
+	return func(yield func(string, BootstrapPosition) bool) {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if !yield(k, m[k]) {
+				return
+			}
+		}
+	}
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+func (bp *BootstrapParticipant) participant() (Participant, error) {
+	p := Participant{ID: bp.ID, Name: bp.Name, Programs: bp.Programs, WebhookURL: bp.WebhookURL}
+	var errs []error
+	var err error
+	if p.Kind, err = ParseParticipantKind(bp.Kind); err != nil {
+		errs = append(errs, &FieldError{Field: "kind", Rule: "want bank, wallet or government"})
+	}
+	if p.Connection, err = ParseConnection(bp.Connection); err != nil {
+		errs = append(errs, &FieldError{Field: "connection", Rule: "want iso8583, iso20022 or rest"})
+	}
+	for _, code := range bp.Currencies {
+		c, ok := money.ByCode(code)
+		if !ok {
+			errs = append(errs, &FieldError{Field: "currencies", Rule: fmt.Sprintf("%q is not an ISO 4217 code", code)})
+			continue
+		}
+		p.Currencies = append(p.Currencies, c.Numeric)
+	}
+	slices.Sort(p.Currencies)
+	slices.Sort(p.Programs)
+	if bp.MACKey != "" {
+		if p.MACKey, err = hex.DecodeString(bp.MACKey); err != nil {
+			errs = append(errs, &FieldError{Field: "mac_key", Rule: "want hex"})
+		}
+	}
+	if bp.APIKey != "" {
+		if len(bp.APIKey) < 16 {
+			errs = append(errs, &FieldError{Field: "api_key", Rule: "want at least 16 characters"})
+		}
+		p.APIKeyHash = sha256.Sum256([]byte(bp.APIKey))
+	}
+	if bp.PaymentTimeout != "" {
+		d, err := time.ParseDuration(bp.PaymentTimeout)
+		if err != nil || d <= 0 || d%time.Millisecond != 0 {
+			errs = append(errs, &FieldError{Field: "payment_timeout", Rule: "want a duration such as 10s"})
+		} else {
+			p.PaymentTimeoutMs = uint32(min(d.Milliseconds(), paymentTimeoutMsMax+1))
+		}
+	}
+	if len(errs) > 0 {
+		return p, errors.Join(errs...)
+	}
+	return p, p.Validate()
+}
+
+func (bm *BootstrapMandate) mandate() (Mandate, string, error) {
+	m := Mandate{ID: bm.ID, Payer: bm.Payer, Payee: bm.Payee, DebitsPerPeriod: bm.DebitsPerPeriod, ConsentRef: bm.ConsentRef}
+	cur, ok := money.ByCode(bm.Currency)
+	if !ok {
+		return m, "currency", errors.New("not an ISO 4217 code")
+	}
+	m.Currency = cur.Numeric
+	amount, err := money.ParseAmount(bm.MaxPerDebit, cur)
+	if err != nil {
+		return m, "max_per_debit", err
+	}
+	m.MaxPerDebit = amount
+	if bm.Period != "" {
+		d, err := time.ParseDuration(bm.Period)
+		if err != nil || d < time.Second || d%time.Second != 0 || d.Seconds() > 1<<32-1 {
+			return m, "period", errors.New("want a whole number of seconds such as 720h")
+		}
+		m.PeriodSeconds = uint32(d / time.Second)
+	}
+	for _, f := range []struct {
+		name string
+		in   string
+		out  *uint64
+	}{{"valid_from", bm.ValidFrom, &m.ValidFrom}, {"valid_until", bm.ValidUntil, &m.ValidUntil}} {
+		if f.in == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, f.in)
+		if err != nil || t.UnixNano() <= 0 {
+			return m, f.name, errors.New("want an RFC 3339 time after 1970")
+		}
+		*f.out = uint64(t.UnixNano())
+	}
+	return m, "", nil
+}
+
+// FundingID is the transfer ID of a bootstrap funding: of a position
+// (program 0) or a program account. Derived, so that running the same
+// file twice funds once.
+func FundingID(participant uint64, currency uint16, program uint16) ledger.ID {
+	return ledger.NewID(uint64(accountIDTag)<<48|0xFF<<40|uint64(currency)<<24|uint64(program), participant)
+}
+
+func fundingTransfer(id, debit, credit ledger.ID, amount uint64, currency uint16) ledger.Command {
+	return ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{ID: id, DebitAccount: debit, CreditAccount: credit, Amount: ledger.Amount(amount), Currency: currency}}
+}
+
+// Proposer is what applying a plan needs of the cluster: the leader's
+// Submit for ledger commands and SubmitRouting for routing ones.
+type Proposer interface {
+	Submit(ctx context.Context, cmds []ledger.Command) ([]ledger.Result, error)
+	SubmitRouting(ctx context.Context, cmds []Command) ([]Result, error)
+	// Routing is the leader's tables, read to leave alone the participants
+	// that exist already.
+	Routing() *State
+}
+
+// BootstrapReport counts what applying a plan did. Skipped lists what the
+// cluster already held differently (a participant updated since, a link
+// moved by its holder, a funding amount edited in the file): bootstrap
+// never overrides live state, it says so.
+type BootstrapReport struct {
+	Applied, Existing int
+	Skipped           []string
+}
+
+// Apply proposes the plan in order: participants (with their accounts),
+// funding, limits, links, mandates. It stops at the first command that
+// fails outright and returns what it did so far.
+func (p *Plan) Apply(ctx context.Context, prop Proposer) (BootstrapReport, error) {
+	var rep BootstrapReport
+	routingStep := func(what string, cmds []Command, tolerate ...Code) error {
+		for start := 0; start < len(cmds); start += EntryCommandsMax {
+			chunk := cmds[start:min(start+EntryCommandsMax, len(cmds))]
+			res, err := prop.SubmitRouting(ctx, chunk)
+			if err != nil {
+				return fmt.Errorf("bootstrap %s: %w", what, err)
+			}
+			for i, r := range res {
+				switch {
+				case r.Code == CodeOK:
+					rep.Applied++
+				case r.Code == CodeExists:
+					rep.Existing++
+				case slices.Contains(tolerate, r.Code):
+					rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s %d: %s", what, start+i, r.Code))
+				default:
+					return fmt.Errorf("bootstrap %s %d: %s", what, start+i, r.Code)
+				}
+			}
+		}
+		return nil
+	}
+	ledgerStep := func(what string, cmds []ledger.Command) error {
+		if len(cmds) == 0 {
+			return nil
+		}
+		res, err := prop.Submit(ctx, cmds)
+		if err != nil {
+			return fmt.Errorf("bootstrap %s: %w", what, err)
+		}
+		for i, r := range res {
+			switch {
+			case r.Code == ledger.OK:
+				rep.Applied++
+			case r.Code.Succeeded():
+				rep.Existing++
+			case strings.HasPrefix(r.Code.String(), "exists_with_different_"):
+				rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s %d: %s", what, i, r.Code))
+			default:
+				return fmt.Errorf("bootstrap %s %d: %s", what, i, r.Code)
+			}
+		}
+		return nil
+	}
+	var fresh []Command
+	for _, c := range p.Participants {
+		old, ok := prop.Routing().Participant(c.Participant.ID)
+		switch {
+		case !ok:
+			fresh = append(fresh, c)
+		case old.sameClientFields(&c.Participant):
+			rep.Existing++
+		default:
+			rep.Skipped = append(rep.Skipped, fmt.Sprintf("participant %d: changed since; the file does not override it", c.Participant.ID))
+		}
+	}
+	if err := routingStep("participant", fresh, CodeParticipantClosed); err != nil {
+		return rep, err
+	}
+	if err := ledgerStep("funding", p.Funding); err != nil {
+		return rep, err
+	}
+	if err := ledgerStep("limit", p.Limits); err != nil {
+		return rep, err
+	}
+	if err := routingStep("link", p.Links, CodeLinkExists, CodeParticipantNotActive); err != nil {
+		return rep, err
+	}
+	if err := routingStep("mandate", p.Mandates, CodeMandateExists); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
