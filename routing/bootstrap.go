@@ -28,18 +28,18 @@ type Bootstrap struct {
 
 // BootstrapParticipant is one participants entry.
 type BootstrapParticipant struct {
-	ID             uint64                       `yaml:"id"`
-	Name           string                       `yaml:"name"`
-	Kind           string                       `yaml:"kind"`
-	Connection     string                       `yaml:"connection"`
-	Currencies     []string                     `yaml:"currencies"`
-	Programs       []uint16                     `yaml:"programs"`
-	MACKey         string                       `yaml:"mac_key"`
-	APIKey         string                       `yaml:"api_key"`
-	WebhookURL     string                       `yaml:"webhook_url"`
-	PaymentTimeout string                       `yaml:"payment_timeout"`
-	Positions      map[string]BootstrapPosition `yaml:"positions"`
-	ProgramBudgets []BootstrapBudget            `yaml:"program_budgets"`
+	ID             uint64                       `yaml:"id" json:"id,omitempty"`
+	Name           string                       `yaml:"name" json:"name,omitempty"`
+	Kind           string                       `yaml:"kind" json:"kind,omitempty"`
+	Connection     string                       `yaml:"connection" json:"connection,omitempty"`
+	Currencies     []string                     `yaml:"currencies" json:"currencies,omitempty"`
+	Programs       []uint16                     `yaml:"programs" json:"programs,omitempty"`
+	MACKey         string                       `yaml:"mac_key" json:"mac_key,omitempty"`
+	APIKey         string                       `yaml:"api_key" json:"api_key,omitempty"`
+	WebhookURL     string                       `yaml:"webhook_url" json:"webhook_url,omitempty"`
+	PaymentTimeout string                       `yaml:"payment_timeout" json:"payment_timeout,omitempty"`
+	Positions      map[string]BootstrapPosition `yaml:"positions" json:"positions,omitempty"`
+	ProgramBudgets []BootstrapBudget            `yaml:"program_budgets" json:"program_budgets,omitempty"`
 }
 
 // BootstrapPosition funds a position and sets its net debit cap, as
@@ -102,20 +102,26 @@ func ParseBootstrap(data []byte) (*Bootstrap, error) {
 
 // lineOf returns "line N:" for a YAML path of data, or "" when it cannot
 // tell, so that a semantic error can point at the line like a syntax one.
+// A path that is not in the file (a required field left out) points at
+// the nearest enclosing entry that is.
 func lineOf(data []byte, path string) string {
-	p, err := yaml.PathString(path)
-	if err != nil {
-		return ""
-	}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return ""
 	}
-	node, err := p.FilterFile(f)
-	if err != nil || node == nil || node.GetToken() == nil {
-		return ""
+	for path != "$" && path != "" {
+		if p, err := yaml.PathString(path); err == nil {
+			if node, err := p.FilterFile(f); err == nil && node != nil && node.GetToken() != nil {
+				return fmt.Sprintf("line %d:", node.GetToken().Position.Line)
+			}
+		}
+		cut := max(strings.LastIndexByte(path, '.'), strings.LastIndexByte(path, '['))
+		if cut <= 0 {
+			break
+		}
+		path = path[:cut]
 	}
-	return fmt.Sprintf("line %d:", node.GetToken().Position.Line)
+	return ""
 }
 
 // Plan is what a bootstrap file asks of the cluster, as commands: routing
@@ -285,6 +291,11 @@ func flatten(err error) []error {
 	}
 	return []error{err}
 }
+
+// Participant converts the entry (its directory fields; Positions and
+// ProgramBudgets are bootstrap's) and validates it. The errors are
+// *FieldErrors, joined.
+func (bp *BootstrapParticipant) Participant() (Participant, error) { return bp.participant() }
 
 func (bp *BootstrapParticipant) participant() (Participant, error) {
 	p := Participant{ID: bp.ID, Name: bp.Name, Programs: bp.Programs, WebhookURL: bp.WebhookURL}

@@ -60,7 +60,7 @@ func startLeader(t *testing.T) (*replica.Node, *client) {
 	t.Helper()
 	n := startNode(t, "n1", false)
 	waitFor(t, "n1 to lead", n.IsLeader)
-	return n, serve(t, Config{Cluster: n, Metrics: n.Registry()})
+	return n, serve(t, Config{Cluster: n, Routing: n, Metrics: n.Registry()})
 }
 
 // serve starts an httptest server around New(cfg), with the test key and

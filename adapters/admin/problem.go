@@ -60,6 +60,13 @@ const (
 	CodeMembershipFailed = "membership_change_failed" // 500: Raft refused a configuration change
 	CodeSnapshotFailed   = "snapshot_failed"          // 500
 	CodeInternal         = "internal"                 // 500: a bug or a failed disk; logged
+
+	CodeNotPermitted        = "not_permitted"         // 403: the requester may not change that record
+	CodeParticipantNotFound = "participant_not_found" // 404
+	CodeParticipantClosed   = "participant_closed"    // 409: closing is final
+	CodeCurrenciesRemoved   = "currencies_removed"    // 409: an update may add currencies and programs, not remove them
+	CodeKindChanged         = "kind_changed"          // 409: a participant's kind is fixed
+	CodeAccountConflict     = "account_conflict"      // 409: a ledger account with a derived ID exists with other fields
 )
 
 // problemKinds gives each code its HTTP status and title. It is a
@@ -88,6 +95,12 @@ var problemKinds = map[string]struct {
 	CodeMembershipFailed: {http.StatusInternalServerError, "Membership change failed"},
 	CodeSnapshotFailed:   {http.StatusInternalServerError, "Snapshot failed"},
 	CodeInternal:         {http.StatusInternalServerError, "Internal error"},
+
+	CodeParticipantNotFound: {http.StatusNotFound, "Participant not found"},
+	CodeParticipantClosed:   {http.StatusConflict, "Participant closed"},
+	CodeCurrenciesRemoved:   {http.StatusConflict, "Currencies removed"},
+	CodeKindChanged:         {http.StatusConflict, "Kind changed"},
+	CodeAccountConflict:     {http.StatusConflict, "Account conflict"},
 }
 
 // newProblem builds the problem of code with a detail. An unknown code is

@@ -56,6 +56,9 @@ type Config struct {
 	// Metrics is gathered together with the server's own metrics at
 	// /metrics: the node's registry. Optional.
 	Metrics prometheus.Gatherer
+	// Routing serves the participant directory endpoints; nil answers them
+	// not_found. *replica.Node implements it.
+	Routing Routing
 	// Logger receives one record per request. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -143,6 +146,11 @@ func New(cfg Config) (*Server, error) {
 	s.handle("POST /admin/cluster/voters", s.postVoter)
 	s.handle("DELETE /admin/cluster/voters/{id}", s.deleteVoter)
 	s.handle("POST /admin/cluster/snapshot", s.postSnapshot)
+	s.handle("GET /admin/participants", s.getParticipants)
+	s.handle("GET /admin/participants/{id}", s.getParticipant)
+	s.handle("PUT /admin/participants/{id}", s.putParticipant)
+	s.handle("POST /admin/participants/{id}/status", s.postParticipantStatus)
+	s.handle("GET /admin/routing/state", s.getRoutingState)
 	return s, nil
 }
 

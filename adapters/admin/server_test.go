@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/payswitch/payswitch/ledger/replica"
+	"github.com/payswitch/payswitch/routing"
 )
 
 // commands wraps command objects into a request body.
@@ -95,6 +96,30 @@ func TestProblems(t *testing.T) {
 		{name: "no such admin path", method: "GET", path: "/admin/ledger", wantCode: CodeNotFound},
 		{name: "wrong method", method: "DELETE", path: "/healthz", wantCode: CodeMethodNotAllowed, wantDetail: "allowed: GET, HEAD"},
 		{name: "wrong admin method", method: "GET", path: "/admin/ledger/commands", wantCode: CodeMethodNotAllowed, wantDetail: "POST"},
+	})
+
+	// The participant directory.
+	conflict := idText(routing.PositionAccount(77, 404))
+	real.submit(commands(`{"op":"create_account","account":{"id":"` + conflict + `","participant":"1","currency":"KES","kind":"position"}}`))
+	const wallet = `{"name":"W","kind":"wallet","connection":"rest","currencies":["KES","UGX"]}`
+	for _, id := range []string{"5", "6"} {
+		if a := real.do("PUT", "/admin/participants/"+id, wallet); a.status != 201 {
+			t.Fatalf("onboard %s: %d %s", id, a.status, a.body)
+		}
+	}
+	real.ok("POST", "/admin/participants/6/status", `{"status":"closed"}`, nil)
+	runProblemCases(t, real, seen, []problemCase{
+		{name: "no participant", method: "GET", path: "/admin/participants/404", wantCode: CodeParticipantNotFound, wantDetail: "404"},
+		{name: "bad participant id", method: "GET", path: "/admin/participants/0", wantCode: CodeInvalidRequest, wantDetail: "1 to 11 digits"},
+		{name: "bad participant", method: "PUT", path: "/admin/participants/7", body: `{"name":"X","kind":"bank","connection":"iso8583","currencies":["KES"]}`, wantCode: CodeInvalidRequest, wantDetail: "mac_key: required"},
+		{name: "positions by API", method: "PUT", path: "/admin/participants/7", body: `{"positions":{"KES":{"funding":"1.00"}}}`, wantCode: CodeInvalidRequest, wantDetail: "bootstrap-file only"},
+		{name: "unknown participant field", method: "PUT", path: "/admin/participants/7", body: `{"nmae":"X"}`, wantCode: CodeInvalidJSON, wantDetail: "nmae"},
+		{name: "bad status", method: "POST", path: "/admin/participants/5/status", body: `{"status":"asleep"}`, wantCode: CodeInvalidRequest, wantDetail: "asleep"},
+		{name: "status of no participant", method: "POST", path: "/admin/participants/404/status", body: `{"status":"suspended"}`, wantCode: CodeParticipantNotFound},
+		{name: "currency removed", method: "PUT", path: "/admin/participants/5", body: `{"name":"W","kind":"wallet","connection":"rest","currencies":["KES"]}`, wantCode: CodeCurrenciesRemoved},
+		{name: "kind changed", method: "PUT", path: "/admin/participants/5", body: `{"name":"W","kind":"government","connection":"rest","currencies":["KES","UGX"]}`, wantCode: CodeKindChanged},
+		{name: "closed", method: "POST", path: "/admin/participants/6/status", body: `{"status":"active"}`, wantCode: CodeParticipantClosed},
+		{name: "account conflict", method: "PUT", path: "/admin/participants/77", body: wallet, wantCode: CodeAccountConflict},
 	})
 
 	fake := func(f *fakeCluster) *client {

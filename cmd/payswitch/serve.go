@@ -20,6 +20,7 @@ import (
 
 	"github.com/payswitch/payswitch/adapters/admin"
 	"github.com/payswitch/payswitch/ledger/replica"
+	"github.com/payswitch/payswitch/routing"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -37,8 +38,10 @@ const (
 	// raftTimeoutMin is the replica's floor for its timeouts.
 	raftTimeoutMin = 20 * time.Millisecond
 
-	adminKeyEnv  = "PAYSWITCH_ADMIN_KEY"
-	adminKeyFile = "admin.key"
+	adminKeyEnv       = "PAYSWITCH_ADMIN_KEY"
+	adminKeyFile      = "admin.key"
+	clusterSecretEnv  = "PAYSWITCH_CLUSTER_SECRET"
+	clusterSecretFile = "cluster.secret"
 )
 
 type serveFlags struct {
@@ -46,6 +49,7 @@ type serveFlags struct {
 	peers                               string
 	join                                bool
 	adminKey                            string
+	clusterSecret, bootstrap            string
 	logLevel, logFormat                 string
 	heartbeat, election                 time.Duration
 	snapshotThreshold                   uint64 // hidden: tests lower it
@@ -93,6 +97,8 @@ func bindServeFlags(fl *pflag.FlagSet, f *serveFlags) {
 	fl.StringVar(&f.peers, "peers", "", "the initial voters, id=raft_addr/http_addr,... (this node included); empty: a one-node cluster")
 	fl.BoolVar(&f.join, "join", false, "start without bootstrapping and wait to be added by the leader (--peers then only gives HTTP addresses)")
 	fl.StringVar(&f.adminKey, "admin-key", "", "the admin API's bearer key (default $"+adminKeyEnv+", else <data-dir>/"+adminKeyFile+", generated if missing)")
+	fl.StringVar(&f.clusterSecret, "cluster-secret", "", "the secret identifiers are tokenised with, the same on every node (default $"+clusterSecretEnv+", else <data-dir>/"+clusterSecretFile+", generated if missing)")
+	fl.StringVar(&f.bootstrap, "bootstrap", "", "a participants file (docs/bootstrap.md) to apply once this node leads; idempotent")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fl.DurationVar(&f.heartbeat, "heartbeat-timeout", 250*time.Millisecond, "how long a follower waits for the leader's heartbeat before campaigning")
@@ -155,6 +161,9 @@ func (f *serveFlags) validate(set *pflag.FlagSet) ([]peerEntry, error) {
 	}
 	if f.adminKey != "" && len(f.adminKey) < 16 {
 		bad("admin-key", "want at least 16 characters")
+	}
+	if f.clusterSecret != "" && len(f.clusterSecret) < 32 {
+		bad("cluster-secret", "want at least 32 characters")
 	}
 	return peers, errors.Join(errs...)
 }
@@ -244,6 +253,21 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags, peers
 	if err != nil {
 		return err
 	}
+	secret, err := resolveClusterSecret(f.clusterSecret, f.dataDir, logger)
+	if err != nil {
+		return err
+	}
+	tokens, err := routing.NewTokenizer([]byte(secret))
+	if err != nil {
+		return fmt.Errorf("cluster secret: %w", err)
+	}
+	logger.Info("cluster secret", "fingerprint", tokens.Fingerprint())
+	var plan *routing.Plan
+	if f.bootstrap != "" {
+		if plan, err = loadBootstrap(f.bootstrap, tokens); err != nil {
+			return err
+		}
+	}
 	cfg := replica.Config{
 		NodeID: f.nodeID, Dir: f.dataDir, RaftAddr: f.raftAddr, Join: f.join,
 		HeartbeatTimeout: f.heartbeat, ElectionTimeout: f.election, Logger: logger,
@@ -272,7 +296,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags, peers
 		return errors.Join(fmt.Errorf("--http-addr: %w", err), <-nodeDone)
 	}
 	httpAddrs[f.nodeID] = ln.Addr().String()
-	srv, err := admin.New(admin.Config{Cluster: node, AdminKey: key, HTTPAddrs: httpAddrs, Metrics: node.Registry(), Logger: logger})
+	srv, err := admin.New(admin.Config{Cluster: node, Routing: node, AdminKey: key, HTTPAddrs: httpAddrs, Metrics: node.Registry(), Logger: logger})
 	if err != nil {
 		_ = ln.Close()
 		stopNode()
@@ -290,6 +314,9 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags, peers
 	go func() { serveDone <- hs.Serve(ln) }()
 	logger.Info("serving", "node", f.nodeID, "raft_addr", node.RaftAddr(), "http_addr", ln.Addr().String(), "data_dir", f.dataDir)
 	fmt.Fprintf(stdout, "serving node=%s raft=%s http=%s\n", f.nodeID, node.RaftAddr(), ln.Addr())
+	if plan != nil {
+		go runBootstrap(nodeCtx, node, plan, f.bootstrap, logger)
+	}
 
 	var failure error
 	select {
@@ -320,40 +347,55 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags, peers
 // and writes it there, readable by the owner only. Reusing the file keeps
 // the key stable across restarts.
 func resolveAdminKey(flagKey, dataDir string, logger *slog.Logger) (string, error) {
-	if flagKey != "" {
-		return flagKey, nil
+	return resolveSecret("admin key", flagKey, adminKeyEnv, filepath.Join(dataDir, adminKeyFile), 16, logger)
+}
+
+// resolveClusterSecret finds the cluster secret that tokenises
+// identifiers the same way. Every node of a cluster must hold the same
+// one (give it by flag or environment); a generated file suits a one-node
+// cluster only, and the log says which fingerprint a node uses.
+func resolveClusterSecret(flagSecret, dataDir string, logger *slog.Logger) (string, error) {
+	return resolveSecret("cluster secret", flagSecret, clusterSecretEnv, filepath.Join(dataDir, clusterSecretFile), 32, logger)
+}
+
+// resolveSecret takes a secret from the flag, else the environment
+// variable env, else the file at path; when the file does not exist it
+// generates 32 random bytes as hex and writes them there, readable by the
+// owner only.
+func resolveSecret(what, flagValue, env, path string, minLen int, logger *slog.Logger) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
 	}
-	if key := os.Getenv(adminKeyEnv); key != "" {
-		if len(key) < 16 {
-			return "", fmt.Errorf("$%s: want at least 16 characters", adminKeyEnv)
+	if v := os.Getenv(env); v != "" {
+		if len(v) < minLen {
+			return "", fmt.Errorf("$%s: want at least %d characters", env, minLen)
 		}
-		return key, nil
+		return v, nil
 	}
-	path := filepath.Join(dataDir, adminKeyFile)
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil && strings.TrimSpace(string(data)) != "":
-		logger.Info("admin key read", "path", path)
+		logger.Info(what+" read", "path", path)
 		return strings.TrimSpace(string(data)), nil
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return "", fmt.Errorf("admin key: %w", err)
+		return "", fmt.Errorf("%s: %w", what, err)
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return "", fmt.Errorf("admin key: %w", err)
+		return "", fmt.Errorf("%s: %w", what, err)
 	}
-	key := hex.EncodeToString(raw[:])
+	v := hex.EncodeToString(raw[:])
 	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return "", fmt.Errorf("admin key: %w", err)
+		return "", fmt.Errorf("%s: %w", what, err)
 	}
-	_, err = file.WriteString(key + "\n")
+	_, err = file.WriteString(v + "\n")
 	if err == nil {
 		err = file.Sync()
 	}
 	if err = errors.Join(err, file.Close()); err != nil {
-		return "", fmt.Errorf("admin key: write %s: %w", path, err)
+		return "", fmt.Errorf("%s: write %s: %w", what, path, err)
 	}
-	logger.Info("generated an admin key", "path", path)
-	return key, nil
+	logger.Info("generated a "+what, "path", path)
+	return v, nil
 }

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/payswitch/payswitch/ledger/replica"
+	"github.com/payswitch/payswitch/routing"
+)
+
+// loadBootstrap reads and plans a participants file before the node
+// starts, so that a mistake in it stops `serve` with the line and field.
+func loadBootstrap(path string, tokens *routing.Tokenizer) (*routing.Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--bootstrap: %w", err)
+	}
+	b, err := routing.ParseBootstrap(data)
+	if err != nil {
+		return nil, fmt.Errorf("--bootstrap %s: %w", path, err)
+	}
+	plan, err := b.Plan(data, tokens)
+	if err != nil {
+		return nil, fmt.Errorf("--bootstrap %s: %w", path, err)
+	}
+	return plan, nil
+}
+
+// bootstrapPoll is how often a node that does not lead checks whether it
+// leads now, or whether the leader applied the file already.
+const bootstrapPoll = 250 * time.Millisecond
+
+// runBootstrap applies plan once this node leads. A node that does not
+// lead waits: when every participant of the file exists, another node
+// applied it and there is nothing left to do. Failures are logged, and
+// retried while they are about leadership.
+func runBootstrap(ctx context.Context, node *replica.Node, plan *routing.Plan, path string, logger *slog.Logger) {
+	tick := time.NewTicker(bootstrapPoll)
+	defer tick.Stop()
+	for {
+		if !node.IsLeader() && planApplied(node.Routing(), plan) {
+			logger.Info("bootstrap already applied by the leader", "file", path)
+			return
+		}
+		if node.IsLeader() {
+			rep, err := plan.Apply(ctx, node)
+			var notLeader *replica.NotLeaderError
+			switch {
+			case err == nil:
+				logger.Info("bootstrap applied", "file", path, "applied", rep.Applied, "existing", rep.Existing, "skipped", len(rep.Skipped))
+				for _, s := range rep.Skipped {
+					logger.Warn("bootstrap left live state alone", "file", path, "what", s)
+				}
+				return
+			case errors.As(err, &notLeader), errors.Is(err, replica.ErrStopped), errors.Is(err, replica.ErrUnknownOutcome):
+				logger.Info("bootstrap interrupted; retrying", "file", path, "err", err)
+			default:
+				logger.Error("bootstrap failed", "file", path, "err", err)
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// planApplied reports whether every participant and link of plan exists.
+func planApplied(st *routing.State, plan *routing.Plan) bool {
+	for _, c := range plan.Participants {
+		if _, ok := st.Participant(c.Participant.ID); !ok {
+			return false
+		}
+	}
+	for _, c := range plan.Links {
+		if _, ok := st.Lookup(c.Link.Token, c.Link.Purpose); !ok {
+			return false
+		}
+	}
+	return true
+}

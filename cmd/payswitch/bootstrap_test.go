@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/payswitch/payswitch/adapters/admin"
+	"github.com/payswitch/payswitch/ledger/replica/clustertest"
+	"github.com/spf13/pflag"
+)
+
+const testAdminKey = "bootstrap-test-admin-key"
+
+// startServe runs `serve` in-process on free loopback ports with args and
+// returns its HTTP address and a stop function that waits for it.
+func startServe(t *testing.T, dir string, args ...string) (string, func()) {
+	t.Helper()
+	ports, err := clustertest.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	var f serveFlags
+	bindServeFlags(fl, &f)
+	args = append([]string{"--data-dir", dir, "--admin-key", testAdminKey,
+		"--raft-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		"--log-level", "warn"}, args...)
+	if err := fl.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	peers, err := f.validate(fl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, io.Discard, io.Discard, f, peers) }()
+	stop := func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("serve did not stop")
+		}
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", ports[1]), stop
+}
+
+func adminCall(t *testing.T, method, url string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("Authorization", "Bearer "+testAdminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		_ = json.Unmarshal(data, out)
+	}
+	return resp.StatusCode
+}
+
+// TestServeBootstrap: `serve --bootstrap` onboards the example file on a
+// first start; participants added and suspended through the admin API
+// afterwards survive a restart with the same file, which changes nothing.
+func TestServeBootstrap(t *testing.T) {
+	dir := t.TempDir()
+	file, err := filepath.Abs("../../deploy/examples/participants.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, stop := startServe(t, dir, "--bootstrap", file)
+	var list struct {
+		Participants []admin.ParticipantView `json:"participants"`
+	}
+	waitUntil(t, 15*time.Second, "the bootstrap to onboard 4 participants", func() bool {
+		return adminCall(t, "GET", base+"/admin/participants", nil, &list) == 200 && len(list.Participants) == 4
+	})
+	var acct admin.AccountView
+	pos := list.Participants[0].Accounts[0]
+	waitUntil(t, 10*time.Second, "Alpha Bank's funding", func() bool {
+		return adminCall(t, "GET", base+"/admin/ledger/accounts/"+pos.ID, nil, &acct) == 200 && acct.CreditsPosted == "5000000.00"
+	})
+	if acct.Limit != "250000.00" || pos.Kind != "position" {
+		t.Fatalf("position %+v of %+v", acct, pos)
+	}
+
+	// Onboard a wallet and suspend it.
+	var pv admin.ParticipantView
+	put := map[string]any{"name": "Gamma Wallet", "kind": "wallet", "connection": "rest", "currencies": []string{"KES"}, "api_key": "gamma-api-key-000001"}
+	if code := adminCall(t, "PUT", base+"/admin/participants/30001", put, &pv); code != 201 || pv.Status != "active" || !pv.HasAPIKey {
+		t.Fatalf("PUT: %d %+v", code, pv)
+	}
+	if code := adminCall(t, "PUT", base+"/admin/participants/30001", put, &pv); code != 200 {
+		t.Fatalf("PUT again: %d", code)
+	}
+	put["kind"] = "bank"
+	var prob admin.Problem
+	if code := adminCall(t, "PUT", base+"/admin/participants/30001", put, &prob); code != 409 || prob.Code != admin.CodeKindChanged {
+		t.Fatalf("kind change: %d %+v", code, prob)
+	}
+	put["kind"], put["currencies"] = "wallet", []string{"KES", "XYZ"}
+	if code := adminCall(t, "PUT", base+"/admin/participants/30001", put, &prob); code != 400 || !strings.Contains(prob.Detail, "currencies") {
+		t.Fatalf("bad currency: %d %+v", code, prob)
+	}
+	if code := adminCall(t, "POST", base+"/admin/participants/30001/status", map[string]string{"status": "suspended"}, &pv); code != 200 || pv.Status != "suspended" {
+		t.Fatalf("suspend: %d %+v", code, pv)
+	}
+	if code := adminCall(t, "POST", base+"/admin/participants/39999/status", map[string]string{"status": "suspended"}, &prob); code != 404 || prob.Code != admin.CodeParticipantNotFound {
+		t.Fatalf("suspend unknown: %d %+v", code, prob)
+	}
+	var before map[string]any
+	adminCall(t, "GET", base+"/admin/routing/state", nil, &before)
+	stop()
+
+	base, stop = startServe(t, dir, "--bootstrap", file)
+	defer stop()
+	var after map[string]any
+	waitUntil(t, 15*time.Second, "the restarted node to serve its routing state", func() bool {
+		return adminCall(t, "GET", base+"/admin/routing/state", nil, &after) == 200
+	})
+	time.Sleep(3 * bootstrapPoll) // the bootstrap, had it anything to do, would have done it
+	adminCall(t, "GET", base+"/admin/routing/state", nil, &after)
+	if after["digest"] != before["digest"] || after["participants"] != float64(5) {
+		t.Fatalf("routing state after restart %v, before %v", after, before)
+	}
+	if code := adminCall(t, "GET", base+"/admin/participants/30001", nil, &pv); code != 200 || pv.Status != "suspended" {
+		t.Fatalf("after restart: %d %+v", code, pv)
+	}
+}
+
+// TestServeBootstrapMistake: a bad file stops serve before it starts,
+// naming the line and the field.
+func TestServeBootstrapMistake(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(path, []byte("version: 1\nparticipants:\n  - id: 7\n    name: X\n    kind: bank\n    connection: iso8583\n    currencies: [KES]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var f serveFlags
+	fl := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	bindServeFlags(fl, &f)
+	_ = fl.Parse([]string{"--data-dir", dir, "--bootstrap", path, "--admin-key", testAdminKey})
+	err := runServe(context.Background(), io.Discard, io.Discard, f, nil)
+	if err == nil || !strings.Contains(err.Error(), "line 3: participants[0].mac_key") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
