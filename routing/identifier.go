@@ -240,6 +240,9 @@ func normalizeMSISDN(v string) (string, error) {
 	if digits[0] == '0' {
 		return "", identifierError(IDTypeMSISDN, "msisdn", "country code cannot start with 0")
 	}
+	if e164, ok := fastE164(string(digits[:n])); ok {
+		return e164, nil
+	}
 	plain := "+" + string(digits[:n])
 	e164, err := canonicalE164(plain)
 	if err != nil || e164 == plain {
