@@ -62,7 +62,22 @@ sent there once. --json prints the node's raw answer.`,
 	transfer := &cobra.Command{Use: "transfer", Short: "Ledger transfers"}
 	transfer.AddCommand(adminSubcommand(&f, "get ID", "Show a transfer (read on the leader)", cobra.ExactArgs(1),
 		func(c *adminClient, args []string) error { return c.transfer(args[0]) }))
-	cmd.AddCommand(cluster, account, transfer)
+	participant := &cobra.Command{Use: "participant", Short: "The participant directory"}
+	participant.AddCommand(
+		adminSubcommand(&f, "list", "List the participants", cobra.NoArgs,
+			func(c *adminClient, _ []string) error { return c.participants() }),
+		adminSubcommand(&f, "get ID", "Show a participant and its ledger accounts", cobra.ExactArgs(1),
+			func(c *adminClient, args []string) error { return c.participant(args[0]) }),
+	)
+	for _, st := range []struct{ verb, status, short string }{
+		{"suspend", "suspended", "Suspend a participant: no new payments from or to it; those in flight finish"},
+		{"activate", "active", "Reactivate a suspended participant"},
+		{"close", "closed", "Close a participant for good"},
+	} {
+		participant.AddCommand(adminSubcommand(&f, st.verb+" ID", st.short, cobra.ExactArgs(1),
+			func(c *adminClient, args []string) error { return c.setParticipantStatus(args[0], st.status) }))
+	}
+	cmd.AddCommand(cluster, account, transfer, participant)
 	return cmd
 }
 
@@ -313,6 +328,54 @@ func (c *adminClient) transfer(id string) error {
 		{"user ref", orDash(t.UserRef)}, {"time", timestampText(t.Timestamp)},
 	}
 	return c.printRecord("transfer "+t.ID, rows)
+}
+
+func (c *adminClient) participants() error {
+	var v struct {
+		Participants []admin.ParticipantView `json:"participants"`
+	}
+	if err := c.call("GET", "/admin/participants", nil, &v); err != nil || c.json {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tKIND\tSTATUS\tCONNECTION\tCURRENCIES")
+	for _, p := range v.Participants {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.Kind, p.Status, p.Connection, strings.Join(p.Currencies, ","))
+	}
+	return tw.Flush()
+}
+
+func (c *adminClient) participant(id string) error {
+	var p admin.ParticipantView
+	if err := c.call("GET", "/admin/participants/"+url.PathEscape(id), nil, &p); err != nil || c.json {
+		return err
+	}
+	return c.printParticipant(&p)
+}
+
+func (c *adminClient) setParticipantStatus(id, status string) error {
+	var p admin.ParticipantView
+	if err := c.call("POST", "/admin/participants/"+url.PathEscape(id)+"/status", map[string]string{"status": status}, &p); err != nil || c.json {
+		return err
+	}
+	return c.printParticipant(&p)
+}
+
+func (c *adminClient) printParticipant(p *admin.ParticipantView) error {
+	rows := [][2]string{
+		{"name", p.Name}, {"kind", p.Kind}, {"status", p.Status}, {"connection", p.Connection},
+		{"currencies", strings.Join(p.Currencies, ", ")}, {"webhook", orDash(p.WebhookURL)},
+		{"mac key", strconv.FormatBool(p.HasMACKey)}, {"api key", strconv.FormatBool(p.HasAPIKey)},
+		{"created", timestampText(p.Created)}, {"updated", timestampText(p.Updated)},
+	}
+	for _, a := range p.Accounts {
+		label := a.Kind + " " + a.Currency
+		if a.Program != 0 {
+			label += " program " + strconv.Itoa(int(a.Program))
+		}
+		rows = append(rows, [2]string{"account " + label, a.ID})
+	}
+	return c.printRecord("participant "+p.ID, rows)
 }
 
 func (c *adminClient) printRecord(title string, rows [][2]string) error {

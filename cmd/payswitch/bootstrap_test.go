@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,27 @@ func TestServeBootstrap(t *testing.T) {
 	}
 	if code := adminCall(t, "POST", base+"/admin/participants/39999/status", map[string]string{"status": "suspended"}, &prob); code != 404 || prob.Code != admin.CodeParticipantNotFound {
 		t.Fatalf("suspend unknown: %d %+v", code, prob)
+	}
+	// The CLI shows the directory.
+	var out bytes.Buffer
+	cli := newAdminCommand()
+	cli.SetOut(&out)
+	cli.SetArgs([]string{"participant", "list", "--node", base, "--admin-key", testAdminKey})
+	if err := cli.Execute(); err != nil || !regexp.MustCompile(`30001 +Gamma Wallet +wallet +suspended`).MatchString(out.String()) {
+		t.Fatalf("participant list: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	cli = newAdminCommand()
+	cli.SetOut(&out)
+	cli.SetArgs([]string{"participant", "activate", "30001", "--node", base, "--admin-key", testAdminKey})
+	if err := cli.Execute(); err != nil || !strings.Contains(out.String(), "status") || !strings.Contains(out.String(), "active") {
+		t.Fatalf("participant activate: %v\n%s", err, out.String())
+	}
+	cli = newAdminCommand()
+	cli.SetOut(io.Discard)
+	cli.SetArgs([]string{"participant", "suspend", "30001", "--node", base, "--admin-key", testAdminKey})
+	if err := cli.Execute(); err != nil {
+		t.Fatal(err)
 	}
 	var before map[string]any
 	adminCall(t, "GET", base+"/admin/routing/state", nil, &before)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package iso8583
+
+const raceEnabled = false
