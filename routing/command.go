@@ -31,9 +31,18 @@ const (
 	OpRevokeMandate Op = 7
 	// OpUseMandate counts one debit against a mandate, if it permits it.
 	OpUseMandate Op = 8
+	// OpOweAdvice puts a reversal advice the switch owes a participant in
+	// the outbox (store-and-forward: it survives restarts and leader
+	// changes until acknowledged).
+	OpOweAdvice Op = 9
+	// OpAckAdvice removes an advice the participant answered.
+	OpAckAdvice Op = 10
 )
 
-var opNames = [...]string{"", "put_participant", "set_status", "link", "update_link", "unlink", "put_mandate", "revoke_mandate", "use_mandate"}
+// opMax is the highest defined op.
+const opMax = OpAckAdvice
+
+var opNames = [...]string{"", "put_participant", "set_status", "link", "update_link", "unlink", "put_mandate", "revoke_mandate", "use_mandate", "owe_advice", "ack_advice"}
 
 func (o Op) String() string { return enumName(opNames[:], uint8(o), "op") }
 
@@ -123,6 +132,9 @@ type Command struct {
 	Debit    Party
 	Currency uint16
 	Amount   uint64
+	// Advice is the outbox entry of OpOweAdvice and OpAckAdvice (only its
+	// To and Transfer for the ack).
+	Advice Advice
 }
 
 // Validate reports every structural problem of c, joined; the state
@@ -169,6 +181,14 @@ func (c *Command) Validate() error {
 			errs = append(errs, &FieldError{Field: "amount", Rule: "want a positive amount in an ISO 4217 currency"})
 		}
 		return errors.Join(errs...)
+	case OpOweAdvice, OpAckAdvice:
+		if c.Advice.To == 0 || c.Advice.To > participantMax || c.Advice.Transfer.IsZero() {
+			return &FieldError{Field: "advice", Rule: "want a participant and a transfer"}
+		}
+		if c.Op == OpOweAdvice && (c.Advice.Kind < AdviceTimeout || c.Advice.Kind > AdvicePayerReversal) {
+			return &FieldError{Field: "advice.kind", Rule: "want timeout or payer_reversal"}
+		}
+		return nil
 	}
 	return fmt.Errorf("%w: unknown routing op %d", ErrConfig, c.Op)
 }
@@ -262,6 +282,8 @@ func (c *Command) encode(e *encoder) {
 		e.str(c.Debit.Account)
 		e.u16(c.Currency)
 		e.u64(c.Amount)
+	case OpOweAdvice, OpAckAdvice:
+		c.Advice.encode(e)
 	}
 }
 
@@ -289,6 +311,8 @@ func (c *Command) decode(d *decoder) {
 		c.Debit.Account = d.str(accountLenMax)
 		c.Currency = d.u16()
 		c.Amount = d.u64()
+	case OpOweAdvice, OpAckAdvice:
+		c.Advice.decode(d)
 	default:
 		// An unknown op has no body we could skip: the entry is
 		// undecodable, which the state machine reports for all of it.

@@ -29,6 +29,7 @@ type State struct {
 	participants map[uint64]*Participant // values are never modified: an update stores a new one
 	links        map[linkKey]*Link
 	mandates     map[string]*Mandate
+	advices      map[uint64]map[ledger.ID]*Advice // by the participant owed
 	digest       Digest
 
 	out     Output
@@ -87,6 +88,7 @@ const (
 	tableParticipant  = 'p'
 	tableLink         = 'l'
 	tableMandate      = 'm'
+	tableOutbox       = 'o'
 	participantKeyLen = 2 + 8
 	linkKeyLen        = 2 + 32 + 1
 )
@@ -102,6 +104,7 @@ func (s *State) reset() {
 	s.participants = make(map[uint64]*Participant)
 	s.links = make(map[linkKey]*Link)
 	s.mandates = make(map[string]*Mandate)
+	s.advices = make(map[uint64]map[ledger.ID]*Advice)
 	s.digest = Digest{}
 }
 
@@ -138,6 +141,13 @@ func (s *State) Load(scan func(fn func(key, value []byte) error) error) error {
 				return fmt.Errorf("routing: load mandate: %w", err)
 			}
 			s.mandates[m.ID] = m
+		case tableOutbox:
+			a := &Advice{}
+			a.decode(&d)
+			if err := d.finish(); err != nil {
+				return fmt.Errorf("routing: load advice: %w", err)
+			}
+			s.putAdvice(a)
 		default:
 			return fmt.Errorf("routing: load: unknown table %q", key[1])
 		}
@@ -218,6 +228,17 @@ func (s *State) Mandate(id string) (Mandate, bool) {
 	}
 	s.mu.RUnlock()
 	return out, ok
+}
+
+// OutboxLen reports how many advices are owed in all.
+func (s *State) OutboxLen() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, m := range s.advices {
+		n += len(m)
+	}
+	return n
 }
 
 // Counts reports the sizes of the tables.
@@ -303,7 +324,7 @@ func (a *applier) readAccounts(cmds []Command) error {
 
 func (a *applier) apply(c *Command) Code {
 	if c.Validate() != nil {
-		if c.Op == 0 || c.Op > OpUseMandate {
+		if c.Op == 0 || c.Op > opMax {
 			return CodeCommandUnknown
 		}
 		return CodeInvalid
@@ -319,6 +340,8 @@ func (a *applier) apply(c *Command) Code {
 		return a.putMandate(c)
 	case OpRevokeMandate, OpUseMandate:
 		return a.changeMandate(c)
+	case OpOweAdvice, OpAckAdvice:
+		return a.advice(c)
 	}
 	return CodeCommandUnknown
 }
@@ -508,7 +531,91 @@ func (a *applier) changeMandate(c *Command) Code {
 	return CodeOK
 }
 
+func (a *applier) advice(c *Command) Code {
+	old, exists := a.s.advices[c.Advice.To][c.Advice.Transfer]
+	if c.Op == OpAckAdvice {
+		if !exists {
+			return CodeExists // acknowledged before
+		}
+		if c.Requester != 0 && c.Requester != old.To {
+			return CodeNotPermitted
+		}
+		a.storeAdvice(old, nil)
+		return CodeOK
+	}
+	if c.Requester != 0 {
+		return CodeNotPermitted
+	}
+	if exists {
+		return CodeExists
+	}
+	adv := c.Advice
+	adv.Created = a.now
+	a.storeAdvice(&adv, &adv)
+	return CodeOK
+}
+
+func (s *State) putAdvice(a *Advice) {
+	m := s.advices[a.To]
+	if m == nil {
+		m = make(map[ledger.ID]*Advice)
+		s.advices[a.To] = m
+	}
+	m[a.Transfer] = a
+}
+
+// Advices returns the advices owed to participant, oldest first.
+func (s *State) Advices(participant uint64) []Advice {
+	s.mu.RLock()
+	out := make([]Advice, 0, len(s.advices[participant]))
+	for _, a := range s.advices[participant] {
+		out = append(out, *a)
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(x, y Advice) int {
+		if c := cmpUint64(x.Created, y.Created); c != 0 {
+			return c
+		}
+		return bytes.Compare(x.Transfer[:], y.Transfer[:])
+	})
+	return out
+}
+
+// AdviceParticipants lists the participants owed advices, ascending.
+func (s *State) AdviceParticipants() []uint64 {
+	s.mu.RLock()
+	out := make([]uint64, 0, len(s.advices))
+	for p, m := range s.advices {
+		if len(m) > 0 {
+			out = append(out, p)
+		}
+	}
+	s.mu.RUnlock()
+	slices.Sort(out)
+	return out
+}
+
 // The store* methods change a table and record the write and the digest.
+
+// storeAdvice puts adv (when value is not nil) or deletes old.
+func (a *applier) storeAdvice(old, value *Advice) {
+	k := make([]byte, 2+8+16)
+	k[0], k[1] = keyPrefix, tableOutbox
+	binary.BigEndian.PutUint64(k[2:10], old.To)
+	copy(k[10:], old.Transfer[:])
+	var oldValue, newValue []byte
+	if value == nil {
+		oldValue = encodeRecord(old.encode)
+		delete(a.s.advices[old.To], old.Transfer)
+		if len(a.s.advices[old.To]) == 0 {
+			delete(a.s.advices, old.To)
+		}
+	} else {
+		a.s.putAdvice(value)
+		newValue = encodeRecord(value.encode)
+	}
+	a.write(k, oldValue, newValue)
+}
 
 func (a *applier) storeParticipant(p, old *Participant) {
 	key := make([]byte, participantKeyLen)

@@ -338,6 +338,8 @@ func TestEntryRoundTrip(t *testing.T) {
 		{Op: OpPutMandate, Requester: 5, Mandate: mandate("m", 5, 6)},
 		{Op: OpRevokeMandate, Mandate: Mandate{ID: "m"}},
 		{Op: OpUseMandate, Requester: 6, Mandate: Mandate{ID: "m"}, Debit: Party{Participant: 6, Account: "z"}, Currency: kes, Amount: 12},
+		{Op: OpOweAdvice, Advice: Advice{To: 6, Transfer: ledger.IDFromUint64(9), Kind: AdvicePayerReversal}},
+		{Op: OpAckAdvice, Requester: 6, Advice: Advice{To: 6, Transfer: ledger.IDFromUint64(9)}},
 	}
 	data := AppendEntry(nil, 42, cmds)
 	if !IsEntry(data) {
@@ -384,4 +386,52 @@ func FuzzDecodeEntry(f *testing.F) {
 		apply(t, s, fl, ts, cmds...)
 		checkReload(t, s, fl)
 	})
+}
+
+// TestOutbox: advices are owed once, listed per participant in order,
+// acknowledged once (a second ack is a harmless exists), only by their
+// participant, and survive a reload.
+func TestOutbox(t *testing.T) {
+	s, f := NewState(), newFakeLedger()
+	id := func(n uint64) ledger.ID { return ledger.IDFromUint64(n) }
+	owe := func(to, n uint64) Command {
+		return Command{Op: OpOweAdvice, Advice: Advice{To: to, Transfer: id(n), Kind: AdviceTimeout}}
+	}
+	ack := func(by, to, n uint64) Command {
+		return Command{Op: OpAckAdvice, Requester: by, Advice: Advice{To: to, Transfer: id(n)}}
+	}
+	for _, st := range []struct {
+		ts   uint64
+		cmd  Command
+		want Code
+	}{
+		{1, owe(7, 2), CodeOK},
+		{2, owe(7, 1), CodeOK},
+		{3, owe(8, 1), CodeOK},
+		{4, owe(7, 2), CodeExists},
+		{5, Command{Op: OpOweAdvice, Requester: 7, Advice: Advice{To: 7, Transfer: id(3), Kind: AdviceTimeout}}, CodeNotPermitted},
+		{6, Command{Op: OpOweAdvice, Advice: Advice{To: 7, Transfer: id(3)}}, CodeInvalid},
+		{7, ack(8, 7, 2), CodeNotPermitted},
+	} {
+		if got := apply(t, s, f, st.ts, st.cmd)[0].Code; got != st.want {
+			t.Errorf("%s at %d: got %s, want %s", st.cmd.Op, st.ts, got, st.want)
+		}
+	}
+	if got := s.Advices(7); len(got) != 2 || got[0].Transfer != id(2) || got[1].Transfer != id(1) {
+		t.Fatalf("advices of 7: %+v", got)
+	}
+	if got := s.AdviceParticipants(); !slices.Equal(got, []uint64{7, 8}) {
+		t.Fatalf("participants owed: %v", got)
+	}
+	checkReload(t, s, f)
+	for _, want := range []Code{CodeOK, CodeExists} {
+		if got := apply(t, s, f, 9, ack(7, 7, 2))[0].Code; got != want {
+			t.Fatalf("ack: %s, want %s", got, want)
+		}
+	}
+	apply(t, s, f, 10, ack(0, 8, 1))
+	if s.OutboxLen() != 1 || !slices.Equal(s.AdviceParticipants(), []uint64{7}) {
+		t.Fatalf("after acks: %d owed to %v", s.OutboxLen(), s.AdviceParticipants())
+	}
+	checkReload(t, s, f)
 }
