@@ -1,0 +1,291 @@
+package flow
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/payswitch/payswitch/ledger"
+	"github.com/payswitch/payswitch/ledger/store"
+	"github.com/payswitch/payswitch/routing"
+	"github.com/payswitch/payswitch/switch/iso8583"
+)
+
+// Reversal advices are store-and-forward: owing one is a routing command
+// (the outbox is replicated state), so it survives restarts and leader
+// changes; sending it is this node's job while it leads, with a backoff
+// per advice that doubles from adviceRetryMin up to AdviceRetryMax, reset
+// when the participant signs on again. The 0420 is rebuilt from the
+// payment's pending transfer, which holds everything field 90 needs.
+
+const (
+	adviceRetryMin = time.Second
+	// adviceTick is how often the sender looks for advices that are due.
+	adviceTick = 250 * time.Millisecond
+	// adviceBatchMax bounds the advices one tick sends to one participant.
+	adviceBatchMax = 1000
+)
+
+type adviceState struct {
+	mu   sync.Mutex
+	next map[ledger.ID]adviceTry // this node's sending schedule
+}
+
+type adviceTry struct {
+	at   time.Time
+	wait time.Duration
+}
+
+func (a *adviceState) init() { a.next = make(map[ledger.ID]adviceTry) }
+
+// oweAdvice records in the replicated outbox that participant to is owed
+// an advice for payment id, and sends it at once.
+func (f *Flow) oweAdvice(to uint64, id ledger.ID, kind routing.AdviceKind) {
+	ctx, cancel := context.WithTimeout(context.Background(), submitTimeout)
+	defer cancel()
+	adv := routing.Advice{To: to, Transfer: id, Kind: kind}
+	res, err := f.node.SubmitRouting(ctx, []routing.Command{{Op: routing.OpOweAdvice, Advice: adv}})
+	if err != nil || !res[0].Code.Succeeded() {
+		// The pending transfer is voided; the recovery scan of the next
+		// leader cannot see it any more. Say so loudly: an operator must
+		// tell the participant.
+		f.log.Error("flow: reversal advice could not be recorded", "to", to, "transfer", id, "err", err)
+		return
+	}
+	f.m.advicesOwed.Inc()
+	f.sendAdvice(adv)
+}
+
+// sendAdvice sends one advice and schedules its next try.
+func (f *Flow) sendAdvice(adv routing.Advice) {
+	f.advices.mu.Lock()
+	try, ok := f.advices.next[adv.Transfer]
+	if !ok {
+		try.wait = adviceRetryMin
+	} else {
+		try.wait = min(2*try.wait, f.cfg.AdviceRetryMax)
+	}
+	try.at = time.Now().Add(try.wait)
+	f.advices.next[adv.Transfer] = try
+	f.advices.mu.Unlock()
+
+	t, found, err := f.readTransfer(adv.Transfer)
+	if err != nil || !found {
+		f.log.Error("flow: an owed advice names no transfer", "to", adv.To, "transfer", adv.Transfer, "err", err)
+		return
+	}
+	m, ok := adviceMessage(&t, adv.To, f.stan.Next())
+	if !ok {
+		f.log.Error("flow: cannot build the advice", "to", adv.To, "transfer", adv.Transfer)
+		return
+	}
+	if err := f.send(adv.To, m); err != nil {
+		f.log.Debug("flow: advice not sent; retrying later", "to", adv.To, "transfer", adv.Transfer, "err", err)
+		return
+	}
+	f.m.advicesSent.Inc()
+}
+
+// adviceMessage builds the 0420 for a payment's pending transfer t, sent
+// to participant to.
+func adviceMessage(t *ledger.Transfer, to uint64, stan uint32) (*iso8583.Message, bool) {
+	key, ok := keyOf(t.ID)
+	if !ok {
+		return nil, false
+	}
+	m := &iso8583.Message{MTI: iso8583.MTIReversalAdvice, Amount: uint64(t.Amount), Currency: t.Currency, STAN: stan, RRN: key.RRN}
+	m.ProcessingCode = iso8583.ProcessingPush
+	if t.Code == codePull {
+		m.ProcessingCode = iso8583.ProcessingPull
+	}
+	m.SetTransmissionTime(time.Now())
+	m.Set(iso8583.FieldProcessingCode, iso8583.FieldAmount, iso8583.FieldSTAN, iso8583.FieldRRN, iso8583.FieldCurrency)
+	if setParticipant(m, iso8583.FieldAcquirer, key.Acquirer) != nil || setParticipant(m, iso8583.FieldReceiver, to) != nil {
+		return nil, false
+	}
+	err := m.SetOriginal(iso8583.Original{MTI: iso8583.MTIFinancialRequest, STAN: forwardSTAN(t.Timestamp),
+		TransmissionTime: forwardTime(t.Timestamp), Acquirer: key.Acquirer})
+	return m, err == nil
+}
+
+// adviceAnswered takes a 0430: the advice is done.
+func (f *Flow) adviceAnswered(from uint64, m *iso8583.Message) {
+	key, ok := m.PaymentKey()
+	if !ok {
+		return
+	}
+	id := transferID(tagPayment, key)
+	ctx, cancel := context.WithTimeout(context.Background(), submitTimeout)
+	defer cancel()
+	res, err := f.node.SubmitRouting(ctx, []routing.Command{{Op: routing.OpAckAdvice, Requester: from, Advice: routing.Advice{To: from, Transfer: id}}})
+	if err != nil {
+		f.log.Warn("flow: advice answer not recorded; the advice will be sent again", "from", from, "rrn", string(key.RRN[:]), "err", err)
+		return
+	}
+	if res[0].Code == routing.CodeOK {
+		f.m.advicesOwed.Dec()
+		f.m.advicesAnswered.Inc()
+	}
+	f.advices.mu.Lock()
+	delete(f.advices.next, id)
+	f.advices.mu.Unlock()
+}
+
+// SignedOn resends at once the advices a participant is owed.
+func (f *Flow) SignedOn(participant uint64) {
+	if !f.node.IsLeader() {
+		return
+	}
+	advs := f.node.Routing().Advices(participant)
+	f.advices.mu.Lock()
+	for _, a := range advs {
+		delete(f.advices.next, a.Transfer)
+	}
+	f.advices.mu.Unlock()
+	for i, a := range advs {
+		if i == adviceBatchMax {
+			break // the sender loop takes the rest
+		}
+		f.sendAdvice(a)
+	}
+}
+
+// Run sends due advices and recovers orphaned payments while this node
+// leads, until ctx ends.
+func (f *Flow) Run(ctx context.Context) {
+	tick := time.NewTicker(adviceTick)
+	defer tick.Stop()
+	leading := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := f.node.IsLeader()
+		if now && !leading {
+			f.recover()
+		}
+		leading = now
+		if !leading {
+			f.advices.mu.Lock()
+			clear(f.advices.next)
+			f.advices.mu.Unlock()
+			continue
+		}
+		f.sendDueAdvices()
+	}
+}
+
+func (f *Flow) sendDueAdvices() {
+	st := f.node.Routing()
+	now := time.Now()
+	for _, to := range st.AdviceParticipants() {
+		sent := 0
+		for _, a := range st.Advices(to) {
+			f.advices.mu.Lock()
+			try, ok := f.advices.next[a.Transfer]
+			f.advices.mu.Unlock()
+			if ok && now.Before(try.at) {
+				continue
+			}
+			f.sendAdvice(a)
+			if sent++; sent == adviceBatchMax {
+				break
+			}
+		}
+	}
+}
+
+// recover voids the payments a previous leader left pending (this node
+// has none of its own in progress when it starts to lead) and owes their
+// targets an advice: the target may have applied a payment whose answer
+// was lost with the old leader. Their payers resend and get 68.
+func (f *Flow) recover() {
+	var afterDeadline, afterTS uint64
+	recovered := 0
+	for {
+		var page []ledger.Transfer
+		err := f.node.Local(func(s *store.Store) (err error) {
+			page, err = s.PendingTransfers(afterDeadline, afterTS, recoveryPage)
+			return err
+		})
+		if err != nil {
+			f.log.Error("flow: recovery read failed", "err", err)
+			return
+		}
+		for i := range page {
+			t := &page[i]
+			afterDeadline, afterTS = t.Deadline(), t.Timestamp
+			key, ok := keyOf(t.ID)
+			if !ok || byte(t.ID.Hi()>>56) != tagPayment {
+				continue
+			}
+			f.mu.Lock()
+			_, mine := f.inflight[key]
+			f.mu.Unlock()
+			if mine {
+				continue
+			}
+			p := &payment{key: key, id: t.ID}
+			f.void(p, iso8583.ResponsePayeeTimedOut)
+			f.oweAdvice(targetOf(t), t.ID, routing.AdviceTimeout)
+			recovered++
+		}
+		if len(page) < recoveryPage {
+			break
+		}
+	}
+	if recovered > 0 {
+		f.log.Warn("flow: voided payments a previous leader left in progress; their targets get reversal advices", "payments", recovered)
+	}
+}
+
+// targetOf is the participant a payment was forwarded to: the owner of
+// the credited position for a push, of the debited one for a pull.
+func targetOf(t *ledger.Transfer) uint64 {
+	if t.Code == codePull {
+		return t.DebitAccount.Lo()
+	}
+	return t.CreditAccount.Lo()
+}
+
+// payerReversal takes a payer's 0420 for one of its payments: a payment
+// not yet final is voided and its target owed an advice; a final one is
+// irrevocable (12); an unknown one is 25.
+func (f *Flow) payerReversal(r Replier, req *iso8583.Message) {
+	key, ok := req.PaymentKey()
+	if !ok || key.Acquirer != r.Participant() {
+		f.reply(r, req, iso8583.ResponseSecurityViolation, nil)
+		return
+	}
+	f.mu.Lock()
+	p := f.inflight[key]
+	f.mu.Unlock()
+	if p != nil && !p.fwdAt.IsZero() && p.done.CompareAndSwap(false, true) {
+		p.timer.Stop()
+		f.void(p, iso8583.ResponseDoNotHonour)
+		f.forget(p)
+		f.reply(r, req, iso8583.ResponseApproved, nil)
+		f.answer(p, iso8583.ResponseDoNotHonour, nil)
+		f.oweAdvice(p.target, p.id, routing.AdvicePayerReversal)
+		return
+	}
+	id := transferID(tagPayment, key)
+	t, found, err := f.readTransfer(id)
+	switch {
+	case err != nil:
+		f.reply(r, req, iso8583.ResponseSystemError, nil)
+	case !found || t.Status == ledger.StatusRejected:
+		f.reply(r, req, iso8583.ResponseOriginalNotFound, nil)
+	case t.Status == ledger.StatusPosted:
+		f.reply(r, req, iso8583.ResponseInvalidTransaction, nil) // instant payments are irrevocable
+	case t.Status == ledger.StatusPending:
+		// In progress on no node (or about to be answered here): void it.
+		f.void(&payment{key: key, id: id}, iso8583.ResponseDoNotHonour)
+		f.reply(r, req, iso8583.ResponseApproved, nil)
+		f.oweAdvice(targetOf(&t), id, routing.AdvicePayerReversal)
+	default:
+		f.reply(r, req, iso8583.ResponseApproved, nil) // already void: nothing left to reverse
+	}
+}

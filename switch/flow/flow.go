@@ -1,0 +1,613 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/payswitch/payswitch/ledger"
+	"github.com/payswitch/payswitch/ledger/replica"
+	"github.com/payswitch/payswitch/ledger/store"
+	"github.com/payswitch/payswitch/routing"
+	"github.com/payswitch/payswitch/switch/iso8583"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Node is what the flow needs of the replicated state: the leader's
+// proposals (ledger and routing), its local store and tables, and whether
+// it leads. *replica.Node implements it.
+type Node interface {
+	Submit(ctx context.Context, cmds []ledger.Command) ([]ledger.Result, error)
+	SubmitRouting(ctx context.Context, cmds []routing.Command) ([]routing.Result, error)
+	Local(fn func(*store.Store) error) error
+	Routing() *routing.State
+	IsLeader() bool
+}
+
+// Sender delivers a message the switch originates (a forwarded payment, a
+// reversal advice) to one of a participant's sessions. The front end
+// implements it; it adds the MAC.
+type Sender interface {
+	Send(participant uint64, m *iso8583.Message) error
+}
+
+// Replier answers the session a request came on.
+type Replier interface {
+	Participant() uint64
+	Reply(m *iso8583.Message) error
+}
+
+// Config wires a Flow.
+type Config struct {
+	Node   Node
+	Router *routing.Router
+	// DefaultTimeout is how long the switch waits for a payee that has no
+	// timeout of its own in the directory. Default 10 s.
+	DefaultTimeout time.Duration
+	// InflightMax bounds the payments in progress; beyond it a new payment
+	// is answered 91 at once. Default 200,000.
+	InflightMax int
+	// AdviceRetryMax is the longest wait between two sends of an
+	// unanswered reversal advice (the wait doubles from one second).
+	// Default 60 s.
+	AdviceRetryMax time.Duration
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer
+}
+
+const (
+	defaultTimeout     = 10 * time.Second
+	defaultInflightMax = 200_000
+	// ledgerGrace is added to a payment's deadline for the pending
+	// transfer's own timeout: the flow voids at the deadline, the ledger's
+	// expiry is the backstop when no node does (a leader that died).
+	ledgerGrace = 5 * time.Second
+	// submitTimeout bounds one proposal.
+	submitTimeout = 10 * time.Second
+	// recoveryPage is how many pending transfers one recovery read takes.
+	recoveryPage = 1000
+)
+
+// Flow runs payments: ISO 8583 requests in, ledger commands and forwarded
+// messages out. See doc.go for the whole story.
+type Flow struct {
+	cfg    Config
+	node   Node
+	router *routing.Router
+	sender atomic.Pointer[senderBox]
+	log    *slog.Logger
+	m      *metrics
+	stan   iso8583.STANSequence
+	slots  chan struct{} // one per payment in progress
+
+	mu       sync.Mutex
+	inflight map[iso8583.PaymentKey]*payment
+
+	advices adviceState
+}
+
+type senderBox struct{ s Sender }
+
+// payment is one payment in progress on this node.
+type payment struct {
+	key     iso8583.PaymentKey
+	id      ledger.ID
+	hash    ledger.ID
+	req     iso8583.Message // as the requester sent it
+	replier Replier
+	// also are resends of the same request that wait for the same answer.
+	also   []Replier
+	target uint64 // who was asked: the payee, or the payer's bank of a pull
+	push   bool
+	start  time.Time
+	fwdAt  time.Time
+	timer  *time.Timer
+	done   atomic.Bool // set by whoever finishes it: the answer or the deadline
+}
+
+// New checks cfg and returns a Flow. Call SetSender before traffic.
+func New(cfg Config) (*Flow, error) {
+	if cfg.Node == nil || cfg.Router == nil {
+		return nil, errors.New("flow: Node and Router are required")
+	}
+	if cfg.DefaultTimeout <= 0 {
+		cfg.DefaultTimeout = defaultTimeout
+	}
+	if cfg.InflightMax <= 0 {
+		cfg.InflightMax = defaultInflightMax
+	}
+	if cfg.AdviceRetryMax <= 0 {
+		cfg.AdviceRetryMax = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	f := &Flow{cfg: cfg, node: cfg.Node, router: cfg.Router, log: cfg.Logger, m: m,
+		slots: make(chan struct{}, cfg.InflightMax), inflight: make(map[iso8583.PaymentKey]*payment)}
+	f.advices.init()
+	return f, nil
+}
+
+// SetSender sets where originated messages go (the front end, which is
+// built after the flow because the flow is its handler).
+func (f *Flow) SetSender(s Sender) { f.sender.Store(&senderBox{s}) }
+
+func (f *Flow) send(participant uint64, m *iso8583.Message) error {
+	b := f.sender.Load()
+	if b == nil {
+		return errors.New("flow: no sender")
+	}
+	return b.s.Send(participant, m)
+}
+
+// Inflight reports how many payments are in progress on this node.
+func (f *Flow) Inflight() int { return len(f.slots) }
+
+// Request handles a request from a signed-on session: 0200 (a payment)
+// or 0420 (the payer reverses one). It returns at once; the work goes on
+// in its own goroutine. m is copied.
+func (f *Flow) Request(r Replier, m *iso8583.Message) {
+	switch m.MTI {
+	case iso8583.MTIFinancialRequest, iso8583.MTIReversalAdvice:
+	default:
+		f.reply(r, m, iso8583.ResponseInvalidTransaction, nil)
+		return
+	}
+	select {
+	case f.slots <- struct{}{}:
+	default:
+		f.m.shed.Inc()
+		f.reply(r, m, iso8583.ResponseUnavailable, nil)
+		return
+	}
+	req := *m
+	go func() {
+		defer func() { <-f.slots }()
+		if req.MTI == iso8583.MTIReversalAdvice {
+			f.payerReversal(r, &req)
+			return
+		}
+		f.pay(r, &req)
+	}()
+}
+
+// Response handles a response from a participant to a message the switch
+// sent it: 0210 (a payee's answer) or 0430 (a reversal advice done).
+func (f *Flow) Response(from uint64, m *iso8583.Message) {
+	switch m.MTI {
+	case iso8583.MTIFinancialResponse:
+		f.payeeAnswered(from, m)
+	case iso8583.MTIReversalAdviceResponse:
+		resp := *m
+		go f.adviceAnswered(from, &resp)
+	}
+}
+
+// reply answers req on r with code, and the approval code when approved.
+func (f *Flow) reply(r Replier, req *iso8583.Message, code iso8583.ResponseCode, approval *[6]byte) {
+	var resp iso8583.Message
+	if err := resp.ResponseTo(req); err != nil {
+		return
+	}
+	resp.ResponseCode = code
+	resp.Set(iso8583.FieldResponseCode)
+	if code == iso8583.ResponseApproved && approval != nil {
+		resp.ApprovalCode = *approval
+		resp.Set(iso8583.FieldApprovalCode)
+	}
+	if err := r.Reply(&resp); err != nil {
+		f.log.Debug("flow: reply not delivered; the requester resends", "rrn", string(req.RRN[:]), "code", code.String(), "err", err)
+	}
+}
+
+// answer is reply for a payment's requester and every resend waiting with
+// it, and counts the outcome.
+func (f *Flow) answer(p *payment, code iso8583.ResponseCode, approval *[6]byte) {
+	f.reply(p.replier, &p.req, code, approval)
+	f.mu.Lock()
+	also := p.also
+	p.also = nil
+	f.mu.Unlock()
+	for _, r := range also {
+		f.reply(r, &p.req, code, approval)
+	}
+	f.m.payments.WithLabelValues(code.String()).Inc()
+	f.m.leg.WithLabelValues("total").Observe(time.Since(p.start).Seconds())
+	if code != iso8583.ResponseApproved {
+		f.log.Info("payment not approved", "rrn", string(p.req.RRN[:]), "acquirer", p.key.Acquirer, "code", code.String(), "meaning", code.Meaning())
+	} else if f.log.Enabled(context.Background(), slog.LevelDebug) {
+		f.log.Debug("payment approved", "rrn", string(p.req.RRN[:]), "acquirer", p.key.Acquirer)
+	}
+}
+
+// pay runs one 0200 from start to its answer or its forwarding.
+func (f *Flow) pay(r Replier, req *iso8583.Message) {
+	start := time.Now()
+	if err := req.CheckFields(); err != nil {
+		f.m.payments.WithLabelValues(iso8583.ResponseFormatError.String()).Inc()
+		f.reply(r, req, iso8583.ResponseFormatError, nil)
+		return
+	}
+	key, ok := req.PaymentKey()
+	if !ok || key.Acquirer != r.Participant() {
+		f.reply(r, req, iso8583.ResponseSecurityViolation, nil)
+		return
+	}
+	var push bool
+	switch req.ProcessingCode {
+	case iso8583.ProcessingPush:
+		push = true
+	case iso8583.ProcessingPull:
+	default:
+		f.reply(r, req, iso8583.ResponseInvalidTransaction, nil)
+		return
+	}
+	p := &payment{key: key, id: transferID(tagPayment, key), hash: contentHash(req), req: *req, replier: r, push: push, start: start}
+
+	// One payment per key on this node at a time; a resend joins it.
+	f.mu.Lock()
+	if cur, ok := f.inflight[key]; ok {
+		if cur.hash == p.hash {
+			cur.also = append(cur.also, r)
+			f.mu.Unlock()
+			f.m.resends.Inc()
+			return
+		}
+		f.mu.Unlock()
+		f.m.payments.WithLabelValues(iso8583.ResponseDuplicate.String()).Inc()
+		f.reply(r, req, iso8583.ResponseDuplicate, nil)
+		return
+	}
+	f.inflight[key] = p
+	f.mu.Unlock()
+	finished := false
+	defer func() {
+		if !finished {
+			f.forget(p)
+		}
+	}()
+
+	// A payment this key already made (or tried) answers from the ledger.
+	if t, found, err := f.readTransfer(p.id); err != nil {
+		f.answer(p, iso8583.ResponseSystemError, nil)
+		return
+	} else if found {
+		f.m.resends.Inc()
+		f.answerFromLedger(p, &t)
+		return
+	}
+
+	rt, code := f.route(p)
+	if code != iso8583.ResponseApproved {
+		f.answer(p, code, nil)
+		return
+	}
+	f.m.leg.WithLabelValues("route").Observe(time.Since(start).Seconds())
+	if push {
+		p.target = rt.Payee.Participant
+	} else {
+		p.target = rt.Payer.Participant
+		if code := f.useMandate(p, rt); code != iso8583.ResponseApproved {
+			f.answer(p, code, nil)
+			return
+		}
+	}
+	deadline := f.cfg.DefaultTimeout
+	target := rt.PayeeInfo
+	if !push {
+		target = rt.PayerInfo
+	}
+	if target.PaymentTimeoutMs != 0 {
+		deadline = time.Duration(target.PaymentTimeoutMs) * time.Millisecond
+	}
+
+	// Reserve.
+	reserveStart := time.Now()
+	kind := uint16(codePull)
+	if push {
+		kind = codePush
+	}
+	res, err := f.submit(ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{
+		ID: p.id, DebitAccount: rt.Debit, CreditAccount: rt.Credit, Amount: ledger.Amount(req.Amount),
+		Currency: req.Currency, Code: kind, Flags: ledger.Pending,
+		Timeout: uint32((deadline + ledgerGrace + time.Second - 1) / time.Second), UserRef: p.hash}})
+	f.m.leg.WithLabelValues("reserve").Observe(time.Since(reserveStart).Seconds())
+	if err != nil {
+		f.answer(p, iso8583.ResponseUnavailable, nil)
+		return
+	}
+	switch res.Code {
+	case ledger.OK:
+	case ledger.Exists, ledger.ExistsWithDifferentDebitAccount, ledger.ExistsWithDifferentCreditAccount,
+		ledger.ExistsWithDifferentAmount, ledger.ExistsWithDifferentCurrency, ledger.ExistsWithDifferentCode,
+		ledger.ExistsWithDifferentUserRef, ledger.ExistsWithDifferentFlags, ledger.IDAlreadyFailed:
+		// Another node (an old leader) got there first: the ledger says how.
+		if t, found, err := f.readTransfer(p.id); err == nil && found {
+			f.answerFromLedger(p, &t)
+		} else {
+			f.answer(p, iso8583.ResponseSystemError, nil)
+		}
+		return
+	default:
+		f.answer(p, reserveFailure(res.Code), nil)
+		return
+	}
+
+	// Forward, with the STAN and time derived from the reservation.
+	fwd := *req
+	fwd.STAN = forwardSTAN(res.Timestamp)
+	fwd.TransmissionTime = forwardTime(res.Timestamp)
+	fwd.Clear(iso8583.FieldMAC)
+	if push {
+		err := setParticipant(&fwd, iso8583.FieldReceiver, rt.Payee.Participant)
+		if err == nil {
+			err = fwd.SetBytes(iso8583.FieldPayeeAccount, []byte(rt.Payee.Account))
+		}
+		if err != nil {
+			f.void(p, iso8583.ResponseSystemError)
+			f.answer(p, iso8583.ResponseSystemError, nil)
+			return
+		}
+	}
+	p.fwdAt = time.Now()
+	finished = true // from here the answer or the deadline finishes it
+	p.timer = time.AfterFunc(deadline, func() { f.deadlinePassed(p) })
+	if err := f.send(p.target, &fwd); err != nil {
+		// The target has no session: it never saw the payment.
+		if p.done.CompareAndSwap(false, true) {
+			p.timer.Stop()
+			f.void(p, iso8583.ResponseUnavailable)
+			f.forget(p)
+			f.answer(p, iso8583.ResponseUnavailable, nil)
+		}
+	}
+}
+
+// forget drops p from the payments in progress.
+func (f *Flow) forget(p *payment) {
+	f.mu.Lock()
+	if f.inflight[p.key] == p {
+		delete(f.inflight, p.key)
+	}
+	f.mu.Unlock()
+}
+
+// route asks the router where the payment goes.
+func (f *Flow) route(p *payment) (routing.Route, iso8583.ResponseCode) {
+	req := &p.req
+	pr := routing.PaymentRequest{TransferID: p.id.String(), Currency: req.Currency, Amount: req.Amount}
+	payerAccount := string(req.Bytes(iso8583.FieldPayerAccount))
+	payeeField := string(req.Bytes(iso8583.FieldPayeeAccount))
+	receiver, hasReceiver := req.Participant(iso8583.FieldReceiver)
+	if p.push {
+		pr.Purpose = routing.PurposePayment
+		pr.Payer = routing.Party{Participant: p.key.Acquirer, Account: payerAccount}
+		if hasReceiver {
+			pr.Payee = routing.Party{Participant: receiver, Account: payeeField}
+		} else {
+			id, err := routing.ParseIdentifier(payeeField)
+			if err != nil {
+				return routing.Route{}, iso8583.ResponseUnknownAccount
+			}
+			pr.PayeeID = id
+		}
+	} else {
+		if !hasReceiver || !req.Has(iso8583.FieldAdditionalData) {
+			return routing.Route{}, iso8583.ResponseFormatError
+		}
+		pr.Purpose = routing.PurposePull
+		pr.Payer = routing.Party{Participant: receiver, Account: payerAccount}
+		pr.Payee = routing.Party{Participant: p.key.Acquirer, Account: payeeField}
+		pr.MandateID = string(req.Bytes(iso8583.FieldAdditionalData))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), submitTimeout)
+	defer cancel()
+	rt, err := f.router.Route(ctx, &pr)
+	if err == nil {
+		return rt, iso8583.ResponseApproved
+	}
+	var re *routing.RouteError
+	if !errors.As(err, &re) {
+		return rt, iso8583.ResponseSystemError
+	}
+	return rt, routeCode(re.Code)
+}
+
+func routeCode(c routing.RouteCode) iso8583.ResponseCode {
+	switch c {
+	case routing.RouteFormat:
+		return iso8583.ResponseFormatError
+	case routing.RouteInvalidTransaction:
+		return iso8583.ResponseInvalidTransaction
+	case routing.RouteInvalidAmount:
+		return iso8583.ResponseInvalidAmount
+	case routing.RouteUnknownID:
+		return iso8583.ResponseUnknownAccount
+	case routing.RouteNotPermitted:
+		return iso8583.ResponseNotPermitted
+	case routing.RouteUnavailable:
+		return iso8583.ResponseUnavailable
+	case routing.RouteUnknownParticipant:
+		return iso8583.ResponseUnknownParticipant
+	}
+	return iso8583.ResponseSystemError
+}
+
+// useMandate counts the pull against its mandate in the replicated state,
+// atomically with every other use of it.
+func (f *Flow) useMandate(p *payment, rt routing.Route) iso8583.ResponseCode {
+	ctx, cancel := context.WithTimeout(context.Background(), submitTimeout)
+	defer cancel()
+	res, err := f.node.SubmitRouting(ctx, []routing.Command{{Op: routing.OpUseMandate, Requester: p.key.Acquirer,
+		Mandate: routing.Mandate{ID: string(p.req.Bytes(iso8583.FieldAdditionalData))}, Debit: rt.Payee,
+		Currency: p.req.Currency, Amount: p.req.Amount}})
+	switch {
+	case err != nil:
+		return iso8583.ResponseUnavailable
+	case res[0].Code != routing.CodeOK:
+		return iso8583.ResponseNotPermitted
+	}
+	return iso8583.ResponseApproved
+}
+
+// reserveFailure maps a refused reservation to its response code.
+func reserveFailure(c ledger.Code) iso8583.ResponseCode {
+	switch c {
+	case ledger.ExceedsCredits:
+		return iso8583.ResponseLiquidityExhausted
+	case ledger.DebitAccountNotFound, ledger.CreditAccountNotFound:
+		return iso8583.ResponseUnknownParticipant
+	case ledger.AmountMustNotBeZero, ledger.Overflow:
+		return iso8583.ResponseInvalidAmount
+	case ledger.CurrencyMismatch:
+		return iso8583.ResponseInvalidTransaction
+	}
+	return iso8583.ResponseSystemError
+}
+
+// submit proposes one ledger command.
+func (f *Flow) submit(cmd ledger.Command) (ledger.Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), submitTimeout)
+	defer cancel()
+	res, err := f.node.Submit(ctx, []ledger.Command{cmd})
+	if err != nil {
+		var nl *replica.NotLeaderError
+		if !errors.As(err, &nl) {
+			f.log.Warn("flow: ledger proposal failed", "err", err)
+		}
+		return ledger.Result{}, err
+	}
+	return res[0], nil
+}
+
+func (f *Flow) readTransfer(id ledger.ID) (t ledger.Transfer, found bool, err error) {
+	err = f.node.Local(func(s *store.Store) error {
+		t, found, err = s.Transfer(id)
+		return err
+	})
+	return t, found, err
+}
+
+// answerFromLedger answers a payment that the ledger already knows: a
+// resend gets the first outcome, a conflicting message 94.
+func (f *Flow) answerFromLedger(p *payment, t *ledger.Transfer) {
+	if t.UserRef != p.hash {
+		f.answer(p, iso8583.ResponseDuplicate, nil)
+		return
+	}
+	switch t.Status {
+	case ledger.StatusPosted:
+		post, found, err := f.readTransfer(transferID(tagPost, p.key))
+		code := approvalCode(post.UserRef)
+		if err != nil || !found {
+			code = [6]byte{'0', '0', '0', '0', '0', '0'}
+		}
+		f.answer(p, iso8583.ResponseApproved, &code)
+	case ledger.StatusVoided:
+		void, found, err := f.readTransfer(transferID(tagVoid, p.key))
+		if err != nil || !found || void.Code == 0 {
+			f.answer(p, iso8583.ResponsePayeeTimedOut, nil)
+			return
+		}
+		f.answer(p, responseCodeOf(void.Code), nil)
+	case ledger.StatusExpired:
+		f.answer(p, iso8583.ResponsePayeeTimedOut, nil)
+	case ledger.StatusRejected:
+		f.answer(p, reserveFailure(t.Result), nil)
+	default:
+		// Pending, but not in progress here: another leader's, which
+		// recovery voids shortly. The payer resends then.
+		f.answer(p, iso8583.ResponseUnavailable, nil)
+	}
+}
+
+// setParticipant writes a participant number into field fl.
+func setParticipant(m *iso8583.Message, fl iso8583.Field, v uint64) error {
+	var buf [20]byte
+	return m.SetBytes(fl, fmt.Appendf(buf[:0], "%d", v))
+}
+
+// payeeAnswered takes a payee's 0210 (or a payer bank's, for a pull).
+func (f *Flow) payeeAnswered(from uint64, m *iso8583.Message) {
+	key, ok := m.PaymentKey()
+	if !ok {
+		f.m.late.Inc()
+		return
+	}
+	f.mu.Lock()
+	p := f.inflight[key]
+	f.mu.Unlock()
+	if p == nil || p.target != from || p.fwdAt.IsZero() {
+		f.m.late.Inc()
+		f.log.Info("late or unknown payment response ignored", "from", from, "rrn", string(key.RRN[:]), "acquirer", key.Acquirer, "code", m.ResponseCode.String())
+		return
+	}
+	if m.Amount != p.req.Amount || m.Currency != p.req.Currency {
+		f.log.Warn("payment response does not match the request; treated as a decline", "from", from, "rrn", string(key.RRN[:]))
+	}
+	if !p.done.CompareAndSwap(false, true) {
+		f.m.late.Inc()
+		f.log.Info("payment response after the deadline ignored", "from", from, "rrn", string(key.RRN[:]), "code", m.ResponseCode.String())
+		return
+	}
+	p.timer.Stop()
+	f.m.leg.WithLabelValues("payee").Observe(time.Since(p.fwdAt).Seconds())
+	code, approval := m.ResponseCode, m.ApprovalCode
+	matches := m.Amount == p.req.Amount && m.Currency == p.req.Currency
+	go func() {
+		defer f.forget(p)
+		finishStart := time.Now()
+		defer func() { f.m.leg.WithLabelValues("finish").Observe(time.Since(finishStart).Seconds()) }()
+		if code == iso8583.ResponseApproved && matches {
+			res, err := f.submit(ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{
+				ID: transferID(tagPost, p.key), PendingID: p.id, Flags: ledger.PostPending, UserRef: approvalRef(approval)}})
+			switch {
+			case err != nil:
+				// Outcome unknown: the payer's resend reads the ledger.
+				f.answer(p, iso8583.ResponseSystemError, nil)
+			case res.Code == ledger.OK || res.Code == ledger.Exists:
+				f.answer(p, iso8583.ResponseApproved, &approval)
+			default:
+				// Expired under us: the payee applied a payment the switch
+				// voided; it must reverse it.
+				f.oweAdvice(p.target, p.id, routing.AdviceTimeout)
+				f.answer(p, iso8583.ResponsePayeeTimedOut, nil)
+			}
+			return
+		}
+		if code == iso8583.ResponseApproved {
+			code = iso8583.ResponseSystemError
+		}
+		f.void(p, code)
+		f.answer(p, code, nil)
+	}()
+}
+
+// deadlinePassed voids a payment whose target did not answer in time,
+// answers 68 and owes the target a reversal advice.
+func (f *Flow) deadlinePassed(p *payment) {
+	if !p.done.CompareAndSwap(false, true) {
+		return
+	}
+	defer f.forget(p)
+	f.void(p, iso8583.ResponsePayeeTimedOut)
+	f.answer(p, iso8583.ResponsePayeeTimedOut, nil)
+	f.oweAdvice(p.target, p.id, routing.AdviceTimeout)
+}
+
+// void releases a payment's reservation, recording code as its outcome.
+func (f *Flow) void(p *payment, code iso8583.ResponseCode) {
+	res, err := f.submit(ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{
+		ID: transferID(tagVoid, p.key), PendingID: p.id, Flags: ledger.VoidPending, Code: responseCodeValue(code)}})
+	if err != nil || (res.Code != ledger.OK && res.Code != ledger.Exists && res.Code != ledger.PendingTransferExpired) {
+		f.log.Error("flow: void failed; the ledger's expiry will release the reservation", "rrn", string(p.key.RRN[:]), "err", err, "code", res.Code)
+	}
+}
