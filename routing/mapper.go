@@ -202,7 +202,9 @@ func (m *Mandate) inPeriod(now uint64) bool {
 	if m.PeriodStart == 0 {
 		return false
 	}
-	return now-m.PeriodStart < uint64(m.PeriodSeconds)*1e9
+	// A time before the period's start counts as inside it, so that a
+	// clock that lags cannot open a fresh period early.
+	return now < m.PeriodStart || now-m.PeriodStart < uint64(m.PeriodSeconds)*1e9
 }
 
 // use records one debit at now; Permits must have allowed it.

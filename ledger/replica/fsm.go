@@ -44,7 +44,7 @@ type fsm struct {
 	batch       ledger.Batch  // decode buffer, reused
 	routingCmds []routing.Command
 	aux         []store.Write
-	onApply func(index uint64)
+	onApply     func(index uint64)
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -131,6 +131,9 @@ func (f *fsm) applyRouting(l *raft.Log) *entryResponse {
 		// Replayed after a restart: the tables were loaded with it.
 		return &entryResponse{err: store.ErrIndexApplied}
 	}
+	// Time never runs backwards in the state: a new leader's clock may lag
+	// the old one's. Every replica clamps alike.
+	ts = max(ts, f.store.LastTimestamp()+1)
 	out, err := f.routing.Apply(ts, cmds, f.store)
 	if err != nil {
 		f.logger.Error("routing apply failed; stopping the node", "index", l.Index, "err", err)

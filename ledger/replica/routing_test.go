@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,7 +102,7 @@ func TestRoutingReplicated(t *testing.T) {
 	submitRoutingOK(ctx, t, leader.node, links...)
 	submitRoutingOK(ctx, t, leader.node, routing.Command{Op: routing.OpUnlink, Requester: 101, Link: routing.Link{Token: links[1].Link.Token, Purpose: routing.PurposePayment}})
 	submitRoutingOK(ctx, t, leader.node, routing.Command{Op: routing.OpPutMandate, Requester: 101, Mandate: routing.Mandate{
-		ID: "MND-1", Payer: routing.Party{Participant: 101, Account: "ACC-0"}, Payee: routing.Party{Participant: 102},
+		ID: strings.Repeat("M", 64), Payer: routing.Party{Participant: 101, Account: "ACC-0"}, Payee: routing.Party{Participant: 102},
 		Currency: kes, MaxPerDebit: 5000, ValidFrom: 1, ConsentRef: "signed"}})
 	// A follower refuses routing commands.
 	_, err := c.followers(leader)[0].node.SubmitRouting(ctx, links[:1])

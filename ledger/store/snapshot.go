@@ -28,7 +28,7 @@ const snapshotMagic = "PSWSNAP1"
 // snapshotKeyMax and snapshotValueMax bound what Restore allocates for one
 // entry, whatever the stream says.
 const (
-	snapshotKeyMax   = 64
+	snapshotKeyMax   = 128 // routing keys reach 2 + 64 (a mandate ID)
 	snapshotValueMax = historyGroupMax
 )
 

@@ -38,25 +38,42 @@ type adviceTry struct {
 
 func (a *adviceState) init() { a.next = make(map[ledger.ID]adviceTry) }
 
-// oweAdvice records in the replicated outbox that participant to is owed
-// an advice for payment id, and sends it at once.
-func (f *Flow) oweAdvice(to uint64, id ledger.ID, kind routing.AdviceKind) {
+// recordAdvice records in the replicated outbox that participant to is
+// owed an advice for payment id. It is recorded before the payment is
+// voided, so that a crash in between cannot lose it; sendAdvice checks the
+// payment before each send.
+func (f *Flow) recordAdvice(to uint64, id ledger.ID, kind routing.AdviceKind) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), submitTimeout)
 	defer cancel()
-	adv := routing.Advice{To: to, Transfer: id, Kind: kind}
-	res, err := f.node.SubmitRouting(ctx, []routing.Command{{Op: routing.OpOweAdvice, Advice: adv}})
+	res, err := f.node.SubmitRouting(ctx, []routing.Command{{Op: routing.OpOweAdvice, Advice: routing.Advice{To: to, Transfer: id, Kind: kind}}})
 	if err != nil || !res[0].Code.Succeeded() {
-		// The pending transfer is voided; the recovery scan of the next
-		// leader cannot see it any more. Say so loudly: an operator must
-		// tell the participant.
+		// The next leader's recovery records it if the payment is still
+		// pending; if this node voided it already, say so loudly.
 		f.log.Error("flow: reversal advice could not be recorded", "to", to, "transfer", id, "err", err)
-		return
+		return false
 	}
-	f.m.advicesOwed.Inc()
-	f.sendAdvice(adv)
+	if res[0].Code == routing.CodeOK {
+		f.m.advicesOwed.Inc()
+	}
+	return true
 }
 
-// sendAdvice sends one advice and schedules its next try.
+// sendAdviceFor sends the advice owed to participant to for payment id.
+func (f *Flow) sendAdviceFor(to uint64, id ledger.ID) {
+	f.sendAdvice(routing.Advice{To: to, Transfer: id})
+}
+
+// dropAdvice removes an advice that must not be sent (its payment was
+// posted: posted payments are final).
+func (f *Flow) dropAdvice(adv routing.Advice) {
+	ctx, cancel := context.WithTimeout(context.Background(), submitTimeout)
+	defer cancel()
+	_, err := f.node.SubmitRouting(ctx, []routing.Command{{Op: routing.OpAckAdvice, Advice: routing.Advice{To: adv.To, Transfer: adv.Transfer}}})
+	f.log.Error("flow: an advice was owed for a posted payment; dropped", "to", adv.To, "transfer", adv.Transfer, "err", err)
+}
+
+// sendAdvice sends one advice and schedules its next try. An advice for a
+// payment that the ledger holds as posted is dropped instead.
 func (f *Flow) sendAdvice(adv routing.Advice) {
 	f.advices.mu.Lock()
 	try, ok := f.advices.next[adv.Transfer]
@@ -74,6 +91,10 @@ func (f *Flow) sendAdvice(adv routing.Advice) {
 		f.log.Error("flow: an owed advice names no transfer", "to", adv.To, "transfer", adv.Transfer, "err", err)
 		return
 	}
+	if t.Status == ledger.StatusPosted {
+		f.dropAdvice(adv)
+		return
+	}
 	m, ok := adviceMessage(&t, adv.To, f.stan.Next())
 	if !ok {
 		f.log.Error("flow: cannot build the advice", "to", adv.To, "transfer", adv.Transfer)
@@ -84,6 +105,28 @@ func (f *Flow) sendAdvice(adv routing.Advice) {
 		return
 	}
 	f.m.advicesSent.Inc()
+}
+
+// abandon ends a payment that is pending in the ledger but in progress
+// nowhere (an old leader's, or one its payer reverses): the advice is
+// recorded, the payment voided, the advice sent; if it turns out posted
+// after all, the advice is dropped and abandon reports false.
+func (f *Flow) abandon(t *ledger.Transfer, kind routing.AdviceKind, code iso8583.ResponseCode) bool {
+	key, ok := keyOf(t.ID)
+	if !ok {
+		return false
+	}
+	to := targetOf(t)
+	f.recordAdvice(to, t.ID, kind)
+	switch f.void(&payment{key: key, id: t.ID}, code) {
+	case voidPosted:
+		f.dropAdvice(routing.Advice{To: to, Transfer: t.ID})
+		return false
+	case voidFailed:
+		return false
+	}
+	f.sendAdviceFor(to, t.ID)
+	return true
 }
 
 // adviceMessage builds the 0420 for a payment's pending transfer t, sent
@@ -156,6 +199,7 @@ func (f *Flow) Run(ctx context.Context) {
 	tick := time.NewTicker(adviceTick)
 	defer tick.Stop()
 	leading := false
+	var term uint64
 	for {
 		select {
 		case <-ctx.Done():
@@ -163,8 +207,13 @@ func (f *Flow) Run(ctx context.Context) {
 		case <-tick.C:
 		}
 		now := f.node.IsLeader()
-		if now && !leading {
-			f.recover()
+		if now {
+			// A new term, even one that came and went between two ticks,
+			// may have left payments of another leader behind.
+			if t := f.node.Status().Term; !leading || t != term {
+				term = t
+				f.recover()
+			}
 		}
 		leading = now
 		if !leading {
@@ -200,7 +249,9 @@ func (f *Flow) sendDueAdvices() {
 // recover voids the payments a previous leader left pending (this node
 // has none of its own in progress when it starts to lead) and owes their
 // targets an advice: the target may have applied a payment whose answer
-// was lost with the old leader. Their payers resend and get 68.
+// was lost with the old leader. Their payers resend and get 68. Each
+// candidate is read again just before it is abandoned and skipped if this
+// node has taken it up since.
 func (f *Flow) recover() {
 	var afterDeadline, afterTS uint64
 	recovered := 0
@@ -215,22 +266,24 @@ func (f *Flow) recover() {
 			return
 		}
 		for i := range page {
-			t := &page[i]
-			afterDeadline, afterTS = t.Deadline(), t.Timestamp
-			key, ok := keyOf(t.ID)
-			if !ok || byte(t.ID.Hi()>>56) != tagPayment {
+			afterDeadline, afterTS = page[i].Deadline(), page[i].Timestamp
+			if !isPayment(&page[i]) {
 				continue
 			}
+			key, _ := keyOf(page[i].ID)
 			f.mu.Lock()
 			_, mine := f.inflight[key]
 			f.mu.Unlock()
 			if mine {
 				continue
 			}
-			p := &payment{key: key, id: t.ID}
-			f.void(p, iso8583.ResponsePayeeTimedOut)
-			f.oweAdvice(targetOf(t), t.ID, routing.AdviceTimeout)
-			recovered++
+			t, found, err := f.readTransfer(page[i].ID)
+			if err != nil || !found || t.Status != ledger.StatusPending {
+				continue
+			}
+			if f.abandon(&t, routing.AdviceTimeout, iso8583.ResponsePayeeTimedOut) {
+				recovered++
+			}
 		}
 		if len(page) < recoveryPage {
 			break
@@ -239,6 +292,17 @@ func (f *Flow) recover() {
 	if recovered > 0 {
 		f.log.Warn("flow: voided payments a previous leader left in progress; their targets get reversal advices", "payments", recovered)
 	}
+}
+
+// isPayment reports whether t is a payment's reservation made by a flow:
+// the tag, the kind and two position accounts. An operator's transfer
+// that happens to carry the tag is left alone.
+func isPayment(t *ledger.Transfer) bool {
+	if byte(t.ID.Hi()>>56) != tagPayment || (t.Code != codePush && t.Code != codePull) {
+		return false
+	}
+	return t.DebitAccount == routing.PositionAccount(t.DebitAccount.Lo(), t.Currency) &&
+		t.CreditAccount == routing.PositionAccount(t.CreditAccount.Lo(), t.Currency)
 }
 
 // targetOf is the participant a payment was forwarded to: the owner of
@@ -261,14 +325,34 @@ func (f *Flow) payerReversal(r Replier, req *iso8583.Message) {
 	}
 	f.mu.Lock()
 	p := f.inflight[key]
+	var target uint64
+	var fwdAt time.Time
+	var timer *time.Timer
+	if p != nil {
+		target, fwdAt, timer = p.target, p.fwdAt, p.timer
+		if fwdAt.IsZero() {
+			// Not forwarded yet: pay sees the flag before it forwards (it
+			// publishes the forwarding under the same lock).
+			p.reversed.Store(true)
+		}
+	}
 	f.mu.Unlock()
-	if p != nil && !p.fwdAt.IsZero() && p.done.CompareAndSwap(false, true) {
-		p.timer.Stop()
-		f.void(p, iso8583.ResponseDoNotHonour)
-		f.forget(p)
-		f.reply(r, req, iso8583.ResponseApproved, nil)
-		f.answer(p, iso8583.ResponseDoNotHonour, nil)
-		f.oweAdvice(p.target, p.id, routing.AdvicePayerReversal)
+	if p != nil {
+		switch {
+		case fwdAt.IsZero():
+			f.reply(r, req, iso8583.ResponseApproved, nil)
+		case p.done.CompareAndSwap(false, true):
+			timer.Stop()
+			f.recordAdvice(target, p.id, routing.AdvicePayerReversal)
+			f.void(p, iso8583.ResponseDoNotHonour)
+			f.finish(p)
+			f.reply(r, req, iso8583.ResponseApproved, nil)
+			f.answer(p, iso8583.ResponseDoNotHonour, nil)
+			f.sendAdviceFor(target, p.id)
+		default:
+			// Its answer is being settled right now: ask again shortly.
+			f.reply(r, req, iso8583.ResponseUnavailable, nil)
+		}
 		return
 	}
 	id := transferID(tagPayment, key)
@@ -281,10 +365,14 @@ func (f *Flow) payerReversal(r Replier, req *iso8583.Message) {
 	case t.Status == ledger.StatusPosted:
 		f.reply(r, req, iso8583.ResponseInvalidTransaction, nil) // instant payments are irrevocable
 	case t.Status == ledger.StatusPending:
-		// In progress on no node (or about to be answered here): void it.
-		f.void(&payment{key: key, id: id}, iso8583.ResponseDoNotHonour)
-		f.reply(r, req, iso8583.ResponseApproved, nil)
-		f.oweAdvice(targetOf(&t), id, routing.AdvicePayerReversal)
+		// In progress nowhere: an old leader's.
+		if f.abandon(&t, routing.AdvicePayerReversal, iso8583.ResponseDoNotHonour) {
+			f.reply(r, req, iso8583.ResponseApproved, nil)
+		} else if t2, _, _ := f.readTransfer(id); t2.Status == ledger.StatusPosted {
+			f.reply(r, req, iso8583.ResponseInvalidTransaction, nil)
+		} else {
+			f.reply(r, req, iso8583.ResponseUnavailable, nil)
+		}
 	default:
 		f.reply(r, req, iso8583.ResponseApproved, nil) // already void: nothing left to reverse
 	}

@@ -26,6 +26,7 @@ type Node interface {
 	Local(fn func(*store.Store) error) error
 	Routing() *routing.State
 	IsLeader() bool
+	Status() replica.Status
 }
 
 // Sender delivers a message the switch originates (a forwarded payment, a
@@ -99,15 +100,25 @@ type payment struct {
 	hash    ledger.ID
 	req     iso8583.Message // as the requester sent it
 	replier Replier
-	// also are resends of the same request that wait for the same answer.
-	also   []Replier
-	target uint64 // who was asked: the payee, or the payer's bank of a pull
-	push   bool
-	start  time.Time
+	// also are resends of the same request that wait for the same answer
+	// (at most alsoMax).
+	also  []Replier
+	push  bool
+	start time.Time
+	// target (who was asked: the payee, or the payer's bank of a pull),
+	// fwdAt and timer are set under Flow.mu when the payment is forwarded,
+	// and read under it.
+	target uint64
 	fwdAt  time.Time
 	timer  *time.Timer
-	done   atomic.Bool // set by whoever finishes it: the answer or the deadline
+	// reversed is set by a payer's 0420 that arrives before the payment is
+	// forwarded: pay voids it instead of forwarding.
+	reversed atomic.Bool
+	done     atomic.Bool // set by whoever finishes it: the answer, the deadline, a reversal
 }
+
+// alsoMax bounds the resends that wait on one payment.
+const alsoMax = 16
 
 // New checks cfg and returns a Flow. Call SetSender before traffic.
 func New(cfg Config) (*Flow, error) {
@@ -170,12 +181,14 @@ func (f *Flow) Request(r Replier, m *iso8583.Message) {
 	}
 	req := *m
 	go func() {
-		defer func() { <-f.slots }()
 		if req.MTI == iso8583.MTIReversalAdvice {
 			f.payerReversal(r, &req)
+			<-f.slots
 			return
 		}
-		f.pay(r, &req)
+		if !f.pay(r, &req) {
+			<-f.slots
+		}
 	}()
 }
 
@@ -228,18 +241,20 @@ func (f *Flow) answer(p *payment, code iso8583.ResponseCode, approval *[6]byte) 
 	}
 }
 
-// pay runs one 0200 from start to its answer or its forwarding.
-func (f *Flow) pay(r Replier, req *iso8583.Message) {
+// pay runs one 0200 from start to its answer or its forwarding. It
+// reports whether it registered the payment as in progress: from then on
+// forget releases the payment's slot.
+func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 	start := time.Now()
 	if err := req.CheckFields(); err != nil {
 		f.m.payments.WithLabelValues(iso8583.ResponseFormatError.String()).Inc()
 		f.reply(r, req, iso8583.ResponseFormatError, nil)
-		return
+		return false
 	}
 	key, ok := req.PaymentKey()
 	if !ok || key.Acquirer != r.Participant() {
 		f.reply(r, req, iso8583.ResponseSecurityViolation, nil)
-		return
+		return false
 	}
 	var push bool
 	switch req.ProcessingCode {
@@ -248,65 +263,72 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) {
 	case iso8583.ProcessingPull:
 	default:
 		f.reply(r, req, iso8583.ResponseInvalidTransaction, nil)
-		return
+		return false
 	}
 	p := &payment{key: key, id: transferID(tagPayment, key), hash: contentHash(req), req: *req, replier: r, push: push, start: start}
 
 	// One payment per key on this node at a time; a resend joins it.
 	f.mu.Lock()
 	if cur, ok := f.inflight[key]; ok {
-		if cur.hash == p.hash {
+		if cur.hash == p.hash && len(cur.also) < alsoMax {
 			cur.also = append(cur.also, r)
 			f.mu.Unlock()
 			f.m.resends.Inc()
-			return
+			return false
 		}
 		f.mu.Unlock()
-		f.m.payments.WithLabelValues(iso8583.ResponseDuplicate.String()).Inc()
-		f.reply(r, req, iso8583.ResponseDuplicate, nil)
-		return
+		code := iso8583.ResponseDuplicate
+		if cur.hash == p.hash {
+			code = iso8583.ResponseUnavailable // too many resends waiting: resend later
+		}
+		f.m.payments.WithLabelValues(code.String()).Inc()
+		f.reply(r, req, code, nil)
+		return false
 	}
 	f.inflight[key] = p
 	f.mu.Unlock()
-	finished := false
+	// Until it is forwarded, every return below finishes the payment here.
+	forwarded := false
 	defer func() {
-		if !finished {
-			f.forget(p)
+		if !forwarded {
+			f.finish(p)
 		}
 	}()
+	// finishNow answers p at once (forgotten first, so that a resend
+	// arriving after the answer starts afresh and reads the ledger).
+	finishNow := func(code iso8583.ResponseCode) {
+		f.finish(p)
+		f.answer(p, code, nil)
+	}
 
 	// A payment this key already made (or tried) answers from the ledger.
 	if t, found, err := f.readTransfer(p.id); err != nil {
-		f.answer(p, iso8583.ResponseSystemError, nil)
-		return
+		finishNow(iso8583.ResponseSystemError)
+		return true
 	} else if found {
 		f.m.resends.Inc()
+		f.finish(p)
 		f.answerFromLedger(p, &t)
-		return
+		return true
 	}
 
 	rt, code := f.route(p)
 	if code != iso8583.ResponseApproved {
-		f.answer(p, code, nil)
-		return
+		finishNow(code)
+		return true
 	}
 	f.m.leg.WithLabelValues("route").Observe(time.Since(start).Seconds())
-	if push {
-		p.target = rt.Payee.Participant
-	} else {
-		p.target = rt.Payer.Participant
-		if code := f.useMandate(p, rt); code != iso8583.ResponseApproved {
-			f.answer(p, code, nil)
-			return
-		}
+	target := rt.Payee.Participant
+	if !push {
+		target = rt.Payer.Participant
 	}
 	deadline := f.cfg.DefaultTimeout
-	target := rt.PayeeInfo
+	targetInfo := rt.PayeeInfo
 	if !push {
-		target = rt.PayerInfo
+		targetInfo = rt.PayerInfo
 	}
-	if target.PaymentTimeoutMs != 0 {
-		deadline = time.Duration(target.PaymentTimeoutMs) * time.Millisecond
+	if targetInfo.PaymentTimeoutMs != 0 {
+		deadline = time.Duration(targetInfo.PaymentTimeoutMs) * time.Millisecond
 	}
 
 	// Reserve.
@@ -321,24 +343,36 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) {
 		Timeout: uint32((deadline + ledgerGrace + time.Second - 1) / time.Second), UserRef: p.hash}})
 	f.m.leg.WithLabelValues("reserve").Observe(time.Since(reserveStart).Seconds())
 	if err != nil {
-		f.answer(p, iso8583.ResponseUnavailable, nil)
-		return
+		finishNow(iso8583.ResponseUnavailable)
+		return true
 	}
 	switch res.Code {
 	case ledger.OK:
 	case ledger.Exists, ledger.ExistsWithDifferentDebitAccount, ledger.ExistsWithDifferentCreditAccount,
 		ledger.ExistsWithDifferentAmount, ledger.ExistsWithDifferentCurrency, ledger.ExistsWithDifferentCode,
-		ledger.ExistsWithDifferentUserRef, ledger.ExistsWithDifferentFlags, ledger.IDAlreadyFailed:
+		ledger.ExistsWithDifferentUserRef, ledger.ExistsWithDifferentFlags, ledger.ExistsWithDifferentTimeout,
+		ledger.ExistsWithDifferentPendingID, ledger.IDAlreadyFailed:
 		// Another node (an old leader) got there first: the ledger says how.
+		f.finish(p)
 		if t, found, err := f.readTransfer(p.id); err == nil && found {
 			f.answerFromLedger(p, &t)
 		} else {
 			f.answer(p, iso8583.ResponseSystemError, nil)
 		}
-		return
+		return true
 	default:
-		f.answer(p, reserveFailure(res.Code), nil)
-		return
+		finishNow(reserveFailure(res.Code))
+		return true
+	}
+	// A pull counts against its mandate once the funds are reserved, so
+	// that a refused reservation uses nothing up and a resend (answered
+	// from the ledger) never counts twice.
+	if !push {
+		if code := f.useMandate(p, rt); code != iso8583.ResponseApproved {
+			f.void(p, code)
+			finishNow(code)
+			return true
+		}
 	}
 
 	// Forward, with the STAN and time derived from the reservation.
@@ -353,31 +387,54 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) {
 		}
 		if err != nil {
 			f.void(p, iso8583.ResponseSystemError)
-			f.answer(p, iso8583.ResponseSystemError, nil)
-			return
+			finishNow(iso8583.ResponseSystemError)
+			return true
 		}
 	}
-	p.fwdAt = time.Now()
-	finished = true // from here the answer or the deadline finishes it
+	f.mu.Lock()
+	if p.reversed.Load() {
+		f.mu.Unlock()
+		// The payer reversed it before it went anywhere.
+		f.void(p, iso8583.ResponseDoNotHonour)
+		finishNow(iso8583.ResponseDoNotHonour)
+		return true
+	}
+	forwarded = true // from here the answer, the deadline or a reversal finishes it
+	p.target = target
 	p.timer = time.AfterFunc(deadline, func() { f.deadlinePassed(p) })
-	if err := f.send(p.target, &fwd); err != nil {
+	p.fwdAt = time.Now()
+	f.mu.Unlock()
+	if err := f.send(target, &fwd); err != nil {
 		// The target has no session: it never saw the payment.
 		if p.done.CompareAndSwap(false, true) {
 			p.timer.Stop()
 			f.void(p, iso8583.ResponseUnavailable)
-			f.forget(p)
+			f.finish(p)
 			f.answer(p, iso8583.ResponseUnavailable, nil)
 		}
 	}
+	return true
 }
 
-// forget drops p from the payments in progress.
-func (f *Flow) forget(p *payment) {
+// finish drops p from the payments in progress and releases its slot;
+// only the first call for a payment does anything.
+func (f *Flow) finish(p *payment) {
 	f.mu.Lock()
-	if f.inflight[p.key] == p {
+	mine := f.inflight[p.key] == p
+	if mine {
 		delete(f.inflight, p.key)
 	}
 	f.mu.Unlock()
+	if mine {
+		<-f.slots
+	}
+}
+
+// forwardedState reads what pay published when it forwarded p.
+func (f *Flow) forwardedState(p *payment) (target uint64, fwdAt time.Time, timer *time.Timer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return p.target, p.fwdAt, p.timer
 }
 
 // route asks the router where the payment goes.
@@ -544,70 +601,140 @@ func (f *Flow) payeeAnswered(from uint64, m *iso8583.Message) {
 	}
 	f.mu.Lock()
 	p := f.inflight[key]
+	var target uint64
+	var fwdAt time.Time
+	var timer *time.Timer
+	if p != nil {
+		target, fwdAt, timer = p.target, p.fwdAt, p.timer
+	}
 	f.mu.Unlock()
-	if p == nil || p.target != from || p.fwdAt.IsZero() {
+	if p == nil || target != from || fwdAt.IsZero() || !p.done.CompareAndSwap(false, true) {
 		f.m.late.Inc()
 		f.log.Info("late or unknown payment response ignored", "from", from, "rrn", string(key.RRN[:]), "acquirer", key.Acquirer, "code", m.ResponseCode.String())
 		return
 	}
-	if m.Amount != p.req.Amount || m.Currency != p.req.Currency {
-		f.log.Warn("payment response does not match the request; treated as a decline", "from", from, "rrn", string(key.RRN[:]))
-	}
-	if !p.done.CompareAndSwap(false, true) {
-		f.m.late.Inc()
-		f.log.Info("payment response after the deadline ignored", "from", from, "rrn", string(key.RRN[:]), "code", m.ResponseCode.String())
-		return
-	}
-	p.timer.Stop()
-	f.m.leg.WithLabelValues("payee").Observe(time.Since(p.fwdAt).Seconds())
+	timer.Stop()
+	f.m.leg.WithLabelValues("payee").Observe(time.Since(fwdAt).Seconds())
 	code, approval := m.ResponseCode, m.ApprovalCode
 	matches := m.Amount == p.req.Amount && m.Currency == p.req.Currency
 	go func() {
-		defer f.forget(p)
 		finishStart := time.Now()
 		defer func() { f.m.leg.WithLabelValues("finish").Observe(time.Since(finishStart).Seconds()) }()
-		if code == iso8583.ResponseApproved && matches {
-			res, err := f.submit(ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{
-				ID: transferID(tagPost, p.key), PendingID: p.id, Flags: ledger.PostPending, UserRef: approvalRef(approval)}})
-			switch {
-			case err != nil:
-				// Outcome unknown: the payer's resend reads the ledger.
-				f.answer(p, iso8583.ResponseSystemError, nil)
-			case res.Code == ledger.OK || res.Code == ledger.Exists:
+		switch {
+		case code == iso8583.ResponseApproved && matches:
+			switch f.post(p, approval) {
+			case postDone:
+				f.finish(p)
 				f.answer(p, iso8583.ResponseApproved, &approval)
-			default:
+			case postGone:
 				// Expired under us: the payee applied a payment the switch
 				// voided; it must reverse it.
-				f.oweAdvice(p.target, p.id, routing.AdviceTimeout)
+				f.recordAdvice(target, p.id, routing.AdviceTimeout)
+				f.finish(p)
 				f.answer(p, iso8583.ResponsePayeeTimedOut, nil)
+				f.sendAdviceFor(target, p.id)
+			default:
+				// Leadership moved: the next leader voids the payment and
+				// owes the payee an advice; the payer's resend reads it.
+				f.finish(p)
+				f.answer(p, iso8583.ResponseUnavailable, nil)
 			}
-			return
+		case code == iso8583.ResponseApproved:
+			// Approved, but not what was asked: refuse it, and have the
+			// payee undo what it applied.
+			f.log.Warn("payment approval does not match the request; voided", "from", from, "rrn", string(key.RRN[:]))
+			f.recordAdvice(target, p.id, routing.AdviceTimeout)
+			f.void(p, iso8583.ResponseSystemError)
+			f.finish(p)
+			f.answer(p, iso8583.ResponseSystemError, nil)
+			f.sendAdviceFor(target, p.id)
+		default:
+			f.void(p, code)
+			f.finish(p)
+			f.answer(p, code, nil)
 		}
-		if code == iso8583.ResponseApproved {
-			code = iso8583.ResponseSystemError
-		}
-		f.void(p, code)
-		f.answer(p, code, nil)
 	}()
 }
 
+// Outcomes of post.
+const (
+	postDone    = iota // posted (now or before)
+	postGone           // the reservation expired or was voided
+	postAbandon        // no definite answer on this node (leadership lost)
+)
+
+// post posts p's reservation after the payee's approval. The payee has
+// applied the payment, so a transient failure is retried with the same
+// ID (posting is idempotent) until the ledger answers, while this node
+// leads.
+func (f *Flow) post(p *payment, approval [6]byte) int {
+	wait := 20 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		res, err := f.submit(ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{
+			ID: transferID(tagPost, p.key), PendingID: p.id, Flags: ledger.PostPending, UserRef: approvalRef(approval)}})
+		if err == nil {
+			switch res.Code {
+			case ledger.OK, ledger.Exists:
+				return postDone
+			case ledger.PendingTransferExpired, ledger.PendingTransferAlreadyVoided:
+				return postGone
+			}
+			// Anything else: what does the ledger hold?
+			if t, found, err := f.readTransfer(p.id); err == nil && found {
+				switch t.Status {
+				case ledger.StatusPosted:
+					return postDone
+				case ledger.StatusVoided, ledger.StatusExpired:
+					return postGone
+				}
+			}
+			f.log.Error("flow: post refused", "rrn", string(p.key.RRN[:]), "code", res.Code)
+		}
+		var nl *replica.NotLeaderError
+		if errors.As(err, &nl) || errors.Is(err, replica.ErrStopped) || !f.node.IsLeader() {
+			return postAbandon
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, time.Second)
+	}
+}
+
 // deadlinePassed voids a payment whose target did not answer in time,
-// answers 68 and owes the target a reversal advice.
+// answers 68 and owes the target a reversal advice (recorded before the
+// void, so that no crash in between loses it).
 func (f *Flow) deadlinePassed(p *payment) {
 	if !p.done.CompareAndSwap(false, true) {
 		return
 	}
-	defer f.forget(p)
+	target, _, _ := f.forwardedState(p)
+	f.recordAdvice(target, p.id, routing.AdviceTimeout)
 	f.void(p, iso8583.ResponsePayeeTimedOut)
+	f.finish(p)
 	f.answer(p, iso8583.ResponsePayeeTimedOut, nil)
-	f.oweAdvice(p.target, p.id, routing.AdviceTimeout)
+	f.sendAdviceFor(target, p.id)
 }
 
+// Outcomes of void.
+const (
+	voidDone   = iota // the payment ends void (now, before, or expired)
+	voidPosted        // it was posted: final, nothing to reverse
+	voidFailed        // no answer; the ledger's expiry releases it
+)
+
 // void releases a payment's reservation, recording code as its outcome.
-func (f *Flow) void(p *payment, code iso8583.ResponseCode) {
+func (f *Flow) void(p *payment, code iso8583.ResponseCode) int {
 	res, err := f.submit(ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{
 		ID: transferID(tagVoid, p.key), PendingID: p.id, Flags: ledger.VoidPending, Code: responseCodeValue(code)}})
-	if err != nil || (res.Code != ledger.OK && res.Code != ledger.Exists && res.Code != ledger.PendingTransferExpired) {
-		f.log.Error("flow: void failed; the ledger's expiry will release the reservation", "rrn", string(p.key.RRN[:]), "err", err, "code", res.Code)
+	if err != nil {
+		f.log.Error("flow: void failed; the ledger's expiry will release the reservation", "rrn", string(p.key.RRN[:]), "err", err)
+		return voidFailed
 	}
+	switch res.Code {
+	case ledger.OK, ledger.Exists, ledger.ExistsWithDifferentCode, ledger.PendingTransferAlreadyVoided, ledger.PendingTransferExpired:
+		return voidDone
+	case ledger.PendingTransferAlreadyPosted:
+		return voidPosted
+	}
+	f.log.Error("flow: void refused", "rrn", string(p.key.RRN[:]), "code", res.Code)
+	return voidFailed
 }

@@ -363,7 +363,7 @@ func TestPayerReversalAndPull(t *testing.T) {
 	if first.MTI == iso8583.MTIFinancialResponse {
 		first, second = second, first
 	}
-	wantCode(t, first, iso8583.ResponseApproved)  // the 0430
+	wantCode(t, first, iso8583.ResponseApproved)     // the 0430
 	wantCode(t, second, iso8583.ResponseDoNotHonour) // the 0200
 	if adv := fx.forwarded(beta); adv.MTI != iso8583.MTIReversalAdvice || adv.RRN != req.RRN {
 		t.Fatalf("payee got %+v", adv)

@@ -51,7 +51,9 @@ type Node struct {
 	ID       string
 	RaftAddr string
 	HTTPAddr string
-	DataDir  string
+	// ISO8583Addr is the node's listener for banks (serve --iso8583-addr).
+	ISO8583Addr string
+	DataDir     string
 
 	stdoutPath, stderrPath string
 	args                   []string
@@ -88,7 +90,7 @@ func Start(tb T, opts Options) *Cluster {
 	// after it. The logs go to the artifact directory: `go test -artifacts`
 	// keeps them.
 	dir, logs := tb.TempDir(), tb.ArtifactDir()
-	ports, err := freePorts(2 * opts.Nodes)
+	ports, err := freePorts(3 * opts.Nodes)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -98,11 +100,12 @@ func Start(tb T, opts Options) *Cluster {
 	var peers, addrs []string
 	for i := range opts.Nodes {
 		n := &Node{
-			Index:    i,
-			ID:       "n" + strconv.Itoa(i+1),
-			RaftAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2*i])),
-			HTTPAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2*i+1])),
-			DataDir:  filepath.Join(dir, "n"+strconv.Itoa(i+1)),
+			Index:       i,
+			ID:          "n" + strconv.Itoa(i+1),
+			RaftAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[3*i])),
+			HTTPAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[3*i+1])),
+			ISO8583Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[3*i+2])),
+			DataDir:     filepath.Join(dir, "n"+strconv.Itoa(i+1)),
 		}
 		n.stdoutPath = filepath.Join(logs, n.ID+".stdout.log")
 		n.stderrPath = filepath.Join(logs, n.ID+".stderr.log")
@@ -116,6 +119,7 @@ func Start(tb T, opts Options) *Cluster {
 			"--node-id", n.ID,
 			"--raft-addr", n.RaftAddr,
 			"--http-addr", n.HTTPAddr,
+			"--iso8583-addr", n.ISO8583Addr,
 			"--peers", strings.Join(peers, ","),
 			"--admin-key", adminKey,
 			"--heartbeat-timeout", opts.HeartbeatTimeout.String(),

@@ -13,7 +13,7 @@ import (
 )
 
 // servingPrefix starts the line `payswitch serve` prints on stdout once it
-// serves HTTP: "serving node=<id> raft=<addr> http=<addr>".
+// serves: "serving node=<id> raft=<addr> http=<addr> iso8583=<addr>".
 const servingPrefix = "serving node="
 
 // process is one run of a node's binary, from start until it is reaped.
