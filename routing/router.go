@@ -243,7 +243,8 @@ func (r *Router) Route(ctx context.Context, req *PaymentRequest) (Route, error) 
 
 	rt.Payee = req.Payee
 	if !req.PayeeID.IsZero() {
-		if p, ok := req.PayeeID.Participant(); ok {
+		if req.PayeeID.Type() == IDTypeAcct {
+			p, _ := req.PayeeID.Participant()
 			acct, _ := req.PayeeID.Account()
 			rt.Payee = Party{Participant: p, Account: acct}
 		} else {

@@ -52,6 +52,7 @@ func newRouterFixture(t *testing.T) *routerFixture {
 		l("msisdn:+254700000001", 101, PurposeG2P, "BEN-1"),
 		l("nid:KE123456", 102, PurposePayment, "ACC-2"),
 		l("msisdn:+254700000003", 103, PurposePayment, "ACC-3"),
+		l("alias:shop@102", 102, PurposePayment, "SHOP-1"),
 		Command{Op: OpPutMandate, Requester: 101, Mandate: mandate("MND-1", 101, 102)},
 		Command{Op: OpSetStatus, Participant: Participant{ID: 103}, Status: StatusSuspended},
 	)
@@ -111,6 +112,7 @@ func TestRouteCodes(t *testing.T) {
 	}{
 		{"by participant and account", PaymentRequest{Purpose: PurposePayment, Payer: payer, Payee: Party{Participant: 102, Account: "X"}, Currency: kes, Amount: 10}, "", "", Party{Participant: 102, Account: "X"}},
 		{"by msisdn", PaymentRequest{Purpose: PurposePayment, Payer: payer, PayeeID: mustID(t, "msisdn:+254700000001"), Currency: kes, Amount: 10}, "", "", Party{Participant: 102, Account: "ACC-1"}},
+		{"by alias", PaymentRequest{Purpose: PurposePayment, Payer: payer, PayeeID: mustID(t, "alias:shop@102"), Currency: kes, Amount: 10}, "", "", Party{Participant: 102, Account: "SHOP-1"}},
 		{"by acct identifier", PaymentRequest{Purpose: PurposePayment, Payer: payer, PayeeID: mustID(t, "acct:102/Z9"), Currency: kes, Amount: 10}, "", "", Party{Participant: 102, Account: "Z9"}},
 		{"unknown payer", PaymentRequest{Purpose: PurposePayment, Payer: Party{Participant: 555, Account: "1"}, Payee: Party{Participant: 102, Account: "X"}, Currency: kes, Amount: 10}, RouteUnknownParticipant, "payer_unknown", Party{}},
 		{"unknown payee", PaymentRequest{Purpose: PurposePayment, Payer: payer, Payee: Party{Participant: 556, Account: "X"}, Currency: kes, Amount: 10}, RouteUnknownParticipant, "payee_unknown", Party{}},

@@ -1,0 +1,363 @@
+package simulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/payswitch/payswitch/switch/iso8583"
+)
+
+// LoadConfig configures an open-loop load of push payments.
+type LoadConfig struct {
+	// Rate is the offered load in payments per second, above 0 and at most
+	// loadRateMax. Payment i is due at start + i/Rate whatever happened to
+	// the ones before it (open loop).
+	Rate float64
+	// Duration stops the sending after this long; Count after this many
+	// payments. At least one is required; with both, the first reached
+	// stops it.
+	Duration time.Duration
+	Count    int
+	// Payees are the payees, each payment's chosen at random (seeded by
+	// BankConfig.Seed). At least one.
+	Payees []Payee
+	// PayerAccount is field 102 of every payment. Default "SIMPAYER".
+	PayerAccount string
+	// Currency is field 49. Default 404 (KES).
+	Currency uint16
+	// AmountMin and AmountMax bound the amounts, drawn uniformly. Default
+	// 100 and 10,000 minor units.
+	AmountMin, AmountMax uint64
+	// Timeout is how long after its sending a payment's answer is awaited.
+	// Default 5 s.
+	Timeout time.Duration
+	// Progress, when set, is called about once a second from RunLoad's
+	// goroutine with the payments sent and those whose outcome is known.
+	Progress func(sent, done int)
+}
+
+// LoadResult is what RunLoad measured.
+type LoadResult struct {
+	// Sent is the payments that went out; each was then Answered, TimedOut
+	// or Failed.
+	Sent, Answered, TimedOut int
+	// Failed were sent, then lost: their session closed, or the answer did
+	// not decode or carried a wrong MAC.
+	Failed int
+	// NotSent were due but did not go out: the session's in-flight table
+	// was full, or no session was open.
+	NotSent int
+	// ByCode counts the answers by field 39.
+	ByCode map[iso8583.ResponseCode]int
+	// Latency holds, in microseconds, the latency of every answered
+	// payment measured from the time it was due, not the time it went
+	// out: when the bank or the switch falls behind, the wait in the
+	// queue counts (the coordinated omission correction of an open-loop
+	// load). Its TotalCount is Answered.
+	Latency *hdrhistogram.Histogram
+	// Elapsed runs from the first payment's due time until the last
+	// outcome.
+	Elapsed time.Duration
+	// Approved lists the RRNs of the payments answered 00, in the order
+	// of their answers: for a check that none was lost.
+	Approved []string
+}
+
+// withDefaults returns c with its zero values replaced by the defaults.
+func (c LoadConfig) withDefaults() LoadConfig {
+	if c.PayerAccount == "" {
+		c.PayerAccount = payerAccountDefault
+	}
+	if c.Currency == 0 {
+		c.Currency = currencyDefault
+	}
+	if c.AmountMin == 0 && c.AmountMax == 0 {
+		c.AmountMin, c.AmountMax = 100, 10_000
+	}
+	if c.Timeout == 0 {
+		c.Timeout = loadTimeoutDefault
+	}
+	return c
+}
+
+// Validate reports every problem of c, with its defaults applied, each
+// wrapping ErrConfig.
+func (c LoadConfig) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	if !(c.Rate > 0 && c.Rate <= loadRateMax) {
+		bad("rate %v outside (0, %d] payments per second", c.Rate, loadRateMax)
+	}
+	if c.Duration < 0 || c.Count < 0 || (c.Duration == 0 && c.Count == 0) {
+		bad("a positive duration or count is required")
+	}
+	if c.Rate > 0 && c.Rate <= loadRateMax && c.planned() > loadPaymentsMax {
+		bad("more than %d payments planned", loadPaymentsMax)
+	}
+	if len(c.Payees) == 0 || len(c.Payees) > payeesMax {
+		bad("%d payees, want 1 to %d", len(c.Payees), payeesMax)
+	}
+	for i, p := range c.Payees {
+		if (p.Account == "") == (p.Alias == "") || (p.Account != "" && p.Participant == 0) {
+			bad("payee %d needs a participant and an account, or an alias", i)
+		}
+	}
+	if c.AmountMin == 0 || c.AmountMin > c.AmountMax || c.AmountMax > amountMax {
+		bad("amounts %d to %d: want 1 <= min <= max <= %d", c.AmountMin, c.AmountMax, uint64(amountMax))
+	}
+	if c.Timeout <= 0 {
+		bad("timeout %v is not positive", c.Timeout)
+	}
+	return errors.Join(errs...)
+}
+
+// planned returns how many payments the load sends when nothing stops it:
+// Count, or those due before Duration ends, whichever is fewer.
+func (c LoadConfig) planned() int {
+	n := math.MaxInt
+	if c.Duration > 0 {
+		f := math.Ceil(c.Duration.Seconds() * c.Rate)
+		if f > float64(loadPaymentsMax) {
+			return loadPaymentsMax + 1 // too many; Validate refuses it
+		}
+		// Ceil is off by one at most where rounding bites; settle it with
+		// the due times themselves, which are what the loop uses.
+		n = int(f)
+		for range 2 {
+			if n > 0 && c.due(n-1) >= c.Duration {
+				n--
+			}
+			if c.due(n) < c.Duration {
+				n++
+			}
+		}
+	}
+	if c.Count > 0 && c.Count < n {
+		n = c.Count
+	}
+	return n
+}
+
+// due returns when payment i is due, counted from the start of the load.
+func (c LoadConfig) due(i int) time.Duration {
+	return time.Duration(float64(i) / c.Rate * float64(time.Second))
+}
+
+// loadRun is the shared state of one RunLoad: the outcomes, recorded by
+// the sessions' readers and the sweeper.
+type loadRun struct {
+	mu       sync.Mutex
+	res      LoadResult
+	done     int  // outcomes known
+	finished bool // RunLoad has returned: later outcomes are ignored
+	last     time.Time
+	inflight sync.WaitGroup
+}
+
+// complete records the outcome of one payment; it is every load call's
+// done.
+func (r *loadRun) complete(c *call, resp *iso8583.Message, err error) {
+	now := time.Now()
+	r.mu.Lock()
+	if !r.finished {
+		r.done++
+		r.last = now
+		switch {
+		case err == nil:
+			r.res.Answered++
+			r.res.ByCode[resp.ResponseCode]++
+			micros := now.Sub(c.intended).Microseconds()
+			_ = r.res.Latency.RecordValue(min(max(micros, 0), latencyMicrosMax))
+			if resp.ResponseCode == iso8583.ResponseApproved {
+				r.res.Approved = append(r.res.Approved, string(c.rrn[:]))
+			}
+		case errors.Is(err, ErrNoAnswer):
+			r.res.TimedOut++
+		default:
+			r.res.Failed++
+		}
+	}
+	r.mu.Unlock()
+	r.inflight.Done()
+}
+
+// RunLoad sends push payments at cfg.Rate, open loop, until cfg.Count or
+// cfg.Duration is reached or ctx ends, then waits for the outcome of those
+// sent (cfg.Timeout at most after the last one). Payments go out
+// round-robin over the sessions; their choices of payee and amount replay
+// exactly for a given BankConfig.Seed. When ctx ends, the result so far is
+// returned together with ctx's error. Loads may run concurrently on one
+// Bank (each with its own result); they draw from the same seed stream,
+// so only a load run alone replays its choices.
+func (b *Bank) RunLoad(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := b.checkPayees(cfg); err != nil {
+		return nil, err
+	}
+	run := &loadRun{res: LoadResult{
+		ByCode:  make(map[iso8583.ResponseCode]int),
+		Latency: hdrhistogram.New(1, latencyMicrosMax, latencySignificantDigits),
+	}}
+	start := time.Now()
+	sent, stopErr := b.sendLoad(ctx, cfg, run, start)
+
+	// Every call sent completes by its deadline plus one sweep (or when its
+	// session closes), so this wait ends; the bound is a backstop.
+	drained := make(chan struct{})
+	go func() {
+		run.inflight.Wait()
+		close(drained)
+	}()
+	backstop := time.NewTimer(cfg.Timeout + loadDrainGrace)
+	defer backstop.Stop()
+	select {
+	case <-drained:
+	case <-backstop.C:
+	}
+
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	run.finished = true
+	res := run.res
+	res.Sent = sent
+	res.Elapsed = time.Since(start)
+	if !run.last.IsZero() {
+		res.Elapsed = run.last.Sub(start)
+	}
+	// Outcomes still unknown after the backstop count as timed out.
+	res.TimedOut += res.Sent - run.done
+	return &res, stopErr
+}
+
+// sendLoad is RunLoad's sending loop: one payment per due time, each due
+// time fixed in advance from start, bounded by cfg.planned(). It returns
+// how many payments went out.
+func (b *Bank) sendLoad(ctx context.Context, cfg LoadConfig, run *loadRun, start time.Time) (sent int, err error) {
+	rng := rand.New(rand.NewPCG(b.cfg.Seed, loadStream))
+	m := new(iso8583.Message)
+	complete := run.complete // one method value for every call, not one each
+	total := cfg.planned()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	nextProgress := start.Add(progressInterval)
+	for i := 0; i < total; {
+		due := start.Add(cfg.due(i))
+		now := time.Now()
+		if cfg.Progress != nil && !now.Before(nextProgress) {
+			run.mu.Lock()
+			done := run.done
+			run.mu.Unlock()
+			cfg.Progress(sent, done)
+			nextProgress = nextProgress.Add(progressInterval)
+			if nextProgress.Before(now) { // the sender was held up: no burst of lines
+				nextProgress = now.Add(progressInterval)
+			}
+		}
+		if now.Before(due) {
+			wake := due
+			if cfg.Progress != nil && nextProgress.Before(wake) {
+				wake = nextProgress
+			}
+			timer.Reset(wake.Sub(now))
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return sent, ctx.Err()
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return sent, ctx.Err()
+		default:
+		}
+		err := b.sendOne(cfg, run, complete, rng, m, due, now)
+		i++
+		if err == nil {
+			sent++
+			continue
+		}
+		notSent := 1
+		stop := errors.Is(err, ErrClosed) || errors.Is(err, ErrNoSession)
+		if stop {
+			notSent += total - i // nothing more can go out
+		}
+		run.mu.Lock()
+		run.res.NotSent += notSent
+		run.mu.Unlock()
+		if stop {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+// loadStream is the seed stream of RunLoad's choices; the sessions' payee
+// decisions use the streams 1 to SessionsMax.
+const loadStream = SessionsMax + 1
+
+// sendOne builds and sends one load payment due at due.
+func (b *Bank) sendOne(cfg LoadConfig, run *loadRun, complete func(*call, *iso8583.Message, error),
+	rng *rand.Rand, m *iso8583.Message, due, now time.Time,
+) error {
+	payee := cfg.Payees[rng.IntN(len(cfg.Payees))]
+	p := Payment{
+		RRN:              b.NextRRN(),
+		PayeeParticipant: payee.Participant,
+		PayeeAccount:     payee.Account,
+		Alias:            payee.Alias,
+		PayerAccount:     cfg.PayerAccount,
+		Amount:           cfg.AmountMin + rng.Uint64N(cfg.AmountMax-cfg.AmountMin+1),
+		Currency:         cfg.Currency,
+	}
+	if err := b.buildPayment(m, &p, iso8583.ProcessingPush, "", stampAt(now, m)); err != nil {
+		return err
+	}
+	s, err := b.pickSession()
+	if err != nil {
+		return err
+	}
+	c := &call{
+		mti:      iso8583.MTIFinancialRequest,
+		rrn:      rrnBytes(p.RRN),
+		intended: due,
+		deadline: now.Add(cfg.Timeout),
+		done:     complete,
+	}
+	run.inflight.Add(1)
+	if err := s.request(m, c); err != nil {
+		run.inflight.Done()
+		return err
+	}
+	return nil
+}
+
+// checkPayees builds a payment to each payee, so that one whose account or
+// alias does not fit field 103 (or a payer account field 102) stops the
+// load before it starts rather than failing every payment to it.
+func (b *Bank) checkPayees(cfg LoadConfig) error {
+	m := b.message()
+	defer b.messages.Put(m)
+	at := stampAt(time.Now(), m)
+	for i, payee := range cfg.Payees {
+		p := Payment{RRN: "000000000000", PayeeParticipant: payee.Participant, PayeeAccount: payee.Account,
+			Alias: payee.Alias, PayerAccount: cfg.PayerAccount, Amount: cfg.AmountMax, Currency: cfg.Currency}
+		if err := b.buildPayment(m, &p, iso8583.ProcessingPush, "", at); err != nil {
+			return fmt.Errorf("%w: payee %d: %w", ErrConfig, i, err)
+		}
+	}
+	return nil
+}
