@@ -25,7 +25,7 @@ const testAdminKey = "bootstrap-test-admin-key"
 // returns its HTTP address and a stop function that waits for it.
 func startServe(t *testing.T, dir string, args ...string) (string, func()) {
 	t.Helper()
-	ports, err := clustertest.FreePorts(2)
+	ports, err := clustertest.FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +34,7 @@ func startServe(t *testing.T, dir string, args ...string) (string, func()) {
 	bindServeFlags(fl, &f)
 	args = append([]string{"--data-dir", dir, "--admin-key", testAdminKey,
 		"--raft-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		"--iso8583-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]),
 		"--log-level", "warn"}, args...)
 	if err := fl.Parse(args); err != nil {
 		t.Fatal(err)

@@ -2,84 +2,101 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	_ "embed"
+	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/payswitch/payswitch/ledger"
+	"github.com/payswitch/payswitch/ledger/replica"
 	"github.com/payswitch/payswitch/ledger/store"
 	"github.com/payswitch/payswitch/money"
+	"github.com/payswitch/payswitch/routing"
+	"github.com/payswitch/payswitch/simulator"
+	"github.com/payswitch/payswitch/switch/engine"
+	"github.com/payswitch/payswitch/switch/iso8583"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 )
 
-// The demo's participants. IDs follow ISO 8583 field 32: numeric, up to
-// 11 digits. Each has one KES position account whose ID is derived from
-// the participant ID; the hub's settlement account funds them.
-type demoParticipant struct {
-	id      uint64
-	name    string
-	funding string // prefunded liquidity, decimal KES
-	cap     string // net debit cap, decimal KES
-}
-
-var demoParticipants = []demoParticipant{
-	{id: 10001, name: "Acme Bank", funding: "5000000.00", cap: "250000.00"},
-	{id: 10002, name: "Baobab Bank", funding: "3000000.00", cap: "100000.00"},
-	{id: 20001, name: "M-Wallet", funding: "1000000.00", cap: "0"},
-	{id: 30001, name: "Tiny Credit Union", funding: "100.00", cap: "0"},
-}
-
-const demoHubParticipant = 1
-
-func positionAccount(participant uint64) ledger.ID { return ledger.NewID(participant, 1) }
-
-var hubSettlement = ledger.NewID(demoHubParticipant, 2)
+//go:embed demo_participants.yaml
+var demoParticipants []byte
 
 type demoConfig struct {
-	transfers int
-	batch     int
-	dir       string
+	duration time.Duration
+	rate     float64
+	timeout  time.Duration
+	dir      string
 }
 
 func newDemoCommand() *cobra.Command {
 	var cfg demoConfig
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Watch the ledger move money: accounts, payments, reservations, limits, then a burst",
-		Long: `Runs the ledger on the embedded default (a Pebble store in a temporary
-directory, synced writes), onboards four participants, funds them, and walks
-through the kinds of movement a payment switch makes: an immediate payment,
-a reservation that is posted, one that is voided, one that expires, one the
-payer's limit refuses, and a retry that changes nothing. Then it runs a
-burst of transfers with live figures and prints the final balances.`,
+		Short: "Watch the switch move money: simulated banks and a wallet paying each other over ISO 8583",
+		Long: `Starts a one-node switch on the embedded default (Raft and Pebble in a
+temporary directory, the ISO 8583 listener on loopback), onboards three
+banks and a wallet from a bootstrap file, and connects a simulated
+participant for each over real TCP sessions. They pay each other, by
+account and by phone number or alias, at --rate in all; as payees they
+mostly approve, sometimes decline, sometimes answer too late (the switch
+times the payment out, answers 68 and sends the payee a reversal advice)
+and sometimes never. A small credit union runs out of liquidity (51), a
+wallet pays an unknown number (14), and a bank reverses a few payments of
+its own (0420). A line every second shows payments/s, latency and
+outcomes; the end shows a report and the ledger's balances. Stops after
+--duration or on Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), cfg)
 		},
 	}
-	cmd.Flags().IntVar(&cfg.transfers, "transfers", 2_000_000, "transfers in the closing burst")
-	cmd.Flags().IntVar(&cfg.batch, "batch", 4096, "transfers per synced batch in the burst")
-	cmd.Flags().StringVar(&cfg.dir, "dir", "", "keep the store in this directory (default: a temporary one, removed at the end)")
+	f := cmd.Flags()
+	f.DurationVar(&cfg.duration, "duration", 20*time.Second, "how long the load runs")
+	f.Float64Var(&cfg.rate, "rate", 2000, "payments per second offered by all participants together")
+	f.DurationVar(&cfg.timeout, "payment-timeout", time.Second, "how long the switch waits for a payee")
+	f.StringVar(&cfg.dir, "dir", "", "keep the node's state in this directory (default: a temporary one, removed at the end)")
 	return cmd
 }
 
-// demo holds the running demo's store and clock.
-type demo struct {
-	out   io.Writer
-	st    *store.Store
-	index uint64
-	kes   money.Currency
-	next  uint64 // next transfer ID
+// demoBank is one simulated participant of the demo: who it is, how it
+// answers as payee, and the share of the load it sends and to whom.
+type demoBank struct {
+	id                   uint64
+	name, key            string
+	share                float64
+	decline, delay, drop int
+	payees               []simulator.Payee
+	amountMax            uint64
+}
+
+func demoBanks() []demoBank {
+	acct := func(p uint64, a string) simulator.Payee { return simulator.Payee{Participant: p, Account: a} }
+	alias := func(a string) simulator.Payee { return simulator.Payee{Alias: a} }
+	return []demoBank{
+		{id: 10001, name: "Acme Bank", key: "a1", share: 0.40, decline: 2, delay: 1, drop: 1, amountMax: 500_000,
+			payees: []simulator.Payee{acct(10002, "0020000101"), acct(20001, "254700000002"), alias("msisdn:+254700000001"), alias("msisdn:+254700000003")}},
+		{id: 10002, name: "Baobab Bank", key: "b2", share: 0.30, decline: 3, amountMax: 500_000,
+			payees: []simulator.Payee{acct(10001, "0010000101"), alias("alias:shop@10001"), alias("msisdn:+254700000002")}},
+		{id: 10003, name: "Tiny Credit Union", key: "c3", share: 0.02, amountMax: 20_000,
+			payees: []simulator.Payee{acct(10001, "0010000202"), acct(10002, "0020000202")}},
+		{id: 20001, name: "M-Wallet", key: "d4", share: 0.28, decline: 1, drop: 1, amountMax: 100_000,
+			payees: []simulator.Payee{alias("msisdn:+254700000003"), alias("alias:shop@10001"), alias("msisdn:+254700000099"), acct(10002, "0020000303")}},
+	}
 }
 
 func runDemo(ctx context.Context, out io.Writer, cfg demoConfig) error {
-	if cfg.batch < 1 || cfg.batch > ledger.BatchCommandsMax {
-		return fmt.Errorf("--batch %d: want 1 to %d", cfg.batch, ledger.BatchCommandsMax)
+	if cfg.rate <= 0 || cfg.duration <= 0 {
+		return errors.New("--rate and --duration must be positive")
 	}
 	dir := cfg.dir
 	if dir == "" {
@@ -90,242 +107,315 @@ func runDemo(ctx context.Context, out io.Writer, cfg demoConfig) error {
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	st, err := store.Open(store.Options{Dir: dir, Logger: discardLogger()})
+	quiet := discardLogger()
+	node, err := replica.Open(replica.Config{NodeID: "demo", Dir: dir, RaftAddr: "127.0.0.1:0", Logger: quiet})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	kes, _ := money.ByCode("KES")
-	d := &demo{out: out, st: st, index: st.AppliedIndex(), kes: kes, next: 1}
-	fmt.Fprintf(out, "payswitch demo: a one-node ledger in %s (Pebble, synced writes)\n\n", dir)
-
-	steps := []func() error{d.onboard, d.walkthrough}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return err
+	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
+	nodeDone := make(chan error, 1)
+	go func() { nodeDone <- node.Run(nodeCtx) }()
+	defer func() {
+		stopNode()
+		<-nodeDone
+	}()
+	for deadline := time.Now().Add(20 * time.Second); !node.IsLeader(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return errors.New("demo: the node did not become leader")
 		}
 	}
-	if err := d.burst(ctx, cfg.transfers, cfg.batch); err != nil {
-		return err
-	}
-	return d.finish()
-}
 
-// apply stamps a batch with the wall clock, as the leader does, and
-// applies it as the next log index.
-func (d *demo) apply(cmds ...ledger.Command) ([]ledger.Result, error) {
-	d.index++
-	b := ledger.Batch{Timestamp: uint64(time.Now().UnixNano()), Commands: cmds}
-	out, err := d.st.Apply(d.index, &b)
-	if err != nil {
-		return nil, err
-	}
-	return slices.Clone(out.Results), nil
-}
-
-func (d *demo) amount(s string) ledger.Amount {
-	v, err := money.ParseAmountAllowZero(s, d.kes)
-	if err != nil {
-		panic(err) // the demo's own constants
-	}
-	return ledger.Amount(v)
-}
-
-func (d *demo) format(a ledger.Amount) string { return money.FormatAmount(uint64(a), d.kes) }
-
-func (d *demo) transfer(from, to uint64, amount string, flags ledger.TransferFlags, timeout uint32) ledger.Command {
-	d.next++
-	return ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{
-		ID: ledger.IDFromUint64(d.next), DebitAccount: positionAccount(from), CreditAccount: positionAccount(to),
-		Amount: d.amount(amount), Currency: d.kes.Numeric, Code: 1, Flags: flags, Timeout: timeout}}
-}
-
-func (d *demo) onboard() error {
-	fmt.Fprintln(d.out, "1. Onboarding: a position account per participant, funded from the hub's settlement account")
-	cmds := []ledger.Command{{Op: ledger.OpCreateAccount, Account: ledger.Account{
-		ID: hubSettlement, Participant: demoHubParticipant, Currency: d.kes.Numeric, Kind: ledger.KindSettlement}}}
-	for _, p := range demoParticipants {
-		cmds = append(cmds, ledger.Command{Op: ledger.OpCreateAccount, Account: ledger.Account{
-			ID: positionAccount(p.id), Participant: p.id, Currency: d.kes.Numeric, Kind: ledger.KindPosition,
-			Flags: ledger.DebitsMustNotExceedCredits, Limit: d.amount(p.cap)}})
-	}
-	for _, p := range demoParticipants {
-		d.next++
-		cmds = append(cmds, ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{
-			ID: ledger.IDFromUint64(d.next), DebitAccount: hubSettlement, CreditAccount: positionAccount(p.id),
-			Amount: d.amount(p.funding), Currency: d.kes.Numeric, Code: 2}})
-	}
-	results, err := d.apply(cmds...)
+	var secret [32]byte
+	_, _ = rand.Read(secret[:])
+	tokens, err := routing.NewTokenizer(secret[:])
 	if err != nil {
 		return err
 	}
-	for _, r := range results {
-		if r.Code != ledger.OK {
-			return fmt.Errorf("onboarding: %s", r.Code)
-		}
-	}
-	for _, p := range demoParticipants {
-		fmt.Fprintf(d.out, "   %-18s participant %d: funded KES %s, net debit cap KES %s\n", p.name, p.id,
-			d.format(d.amount(p.funding)), d.format(d.amount(p.cap)))
-	}
-	fmt.Fprintln(d.out)
-	return nil
-}
-
-// walkthrough shows each kind of movement once, with its outcome.
-func (d *demo) walkthrough() error {
-	acme, baobab, wallet, tiny := demoParticipants[0].id, demoParticipants[1].id, demoParticipants[2].id, demoParticipants[3].id
-	say := func(format string, args ...any) { fmt.Fprintf(d.out, format+"\n", args...) }
-
-	say("2. An immediate payment: Acme Bank pays Baobab Bank KES 1250.00")
-	pay := d.transfer(acme, baobab, "1250.00", 0, 0)
-	r, err := d.apply(pay)
+	b, err := routing.ParseBootstrap(demoParticipants)
 	if err != nil {
 		return err
 	}
-	say("   -> %s", r[0].Code)
-
-	say("3. A reservation then a post: Acme reserves KES 500.00 for M-Wallet (10 s timeout); the payee accepts")
-	reserve := d.transfer(acme, wallet, "500.00", ledger.Pending, 10)
-	post := ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{ID: ledger.IDFromUint64(d.next + 1),
-		PendingID: reserve.Transfer.ID, Flags: ledger.PostPending}}
-	d.next++
-	r, err = d.apply(reserve)
+	plan, err := b.Plan(demoParticipants, tokens)
 	if err != nil {
 		return err
 	}
-	say("   reserve -> %s; Acme's pending debits now KES %s", r[0].Code, d.format(d.balance(acme).DebitsPending))
-	r, err = d.apply(post)
+	if _, err := plan.Apply(ctx, node); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	sw, err := engine.Start(engine.Config{Node: node, Tokenizer: tokens, Addr: "127.0.0.1:0", DefaultTimeout: cfg.timeout, Logger: quiet, Registerer: reg})
 	if err != nil {
 		return err
 	}
-	say("   post    -> %s; pending released, KES 500.00 posted to M-Wallet", r[0].Code)
-
-	say("4. A reservation then a void: Baobab reserves KES 300.00 for Acme; the payee declines")
-	reserve = d.transfer(baobab, acme, "300.00", ledger.Pending, 10)
-	void := ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{ID: ledger.IDFromUint64(d.next + 1),
-		PendingID: reserve.Transfer.ID, Flags: ledger.VoidPending}}
-	d.next++
-	if r, err = d.apply(reserve, void); err != nil {
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = sw.Stop(stopCtx)
+	}()
+	fmt.Fprintf(out, "payswitch demo: a one-node switch in %s, ISO 8583 on %s, payee deadline %v\n\n", dir, sw.Addr(), cfg.timeout)
+	if err := printParticipants(out, node); err != nil {
 		return err
 	}
-	say("   reserve -> %s, void -> %s; Baobab's money is back", r[0].Code, r[1].Code)
 
-	say("5. A reservation that times out: M-Wallet reserves KES 75.00 for Baobab with a 1 s timeout; nobody answers")
-	reserve = d.transfer(wallet, baobab, "75.00", ledger.Pending, 1)
-	if r, err = d.apply(reserve); err != nil {
-		return err
-	}
-	say("   reserve -> %s; waiting 1.1 s ...", r[0].Code)
-	time.Sleep(1100 * time.Millisecond)
-	if r, err = d.apply(ledger.Command{Op: ledger.OpExpire}); err != nil {
-		return err
-	}
-	t, _, err := d.st.Transfer(reserve.Transfer.ID)
-	if err != nil {
-		return err
-	}
-	say("   expire  -> voided %d reservation(s); the transfer is now %s", r[0].Expired, t.Status)
-
-	say("6. A payment the limit refuses: Tiny Credit Union (KES 100.00 funded, no cap) tries to pay KES 500.00")
-	if r, err = d.apply(d.transfer(tiny, acme, "500.00", 0, 0)); err != nil {
-		return err
-	}
-	say("   -> %s; nothing moved, and the ID stays rejected with that reason", r[0].Code)
-
-	say("7. A retry: Acme's network timed out, so it sends payment 2 again with the same ID")
-	if r, err = d.apply(pay); err != nil {
-		return err
-	}
-	say("   -> %s (the first outcome, not a second payment); Acme's posted debits: KES %s", r[0].Code, d.format(d.balance(acme).DebitsPosted))
-	say("")
-	return nil
-}
-
-func (d *demo) balance(participant uint64) ledger.Account {
-	a, _, err := d.st.Account(positionAccount(participant))
-	if err != nil {
-		panic(err)
-	}
-	return a
-}
-
-// burst runs random payments between the participants in synced batches
-// and prints a live line each second.
-func (d *demo) burst(ctx context.Context, total, batchSize int) error {
-	if total <= 0 {
-		return nil
-	}
-	fmt.Fprintf(d.out, "8. A burst: %d payments between the banks and the wallet, in synced batches of %d\n", total, batchSize)
-	rng := rand.New(rand.NewPCG(7, 7))
-	senders := []uint64{demoParticipants[0].id, demoParticipants[1].id, demoParticipants[2].id}
-	hist := hdrhistogram.New(1, 60_000_000, 3)
-	outcomes := map[ledger.Code]int{}
-	var batch []ledger.Command
-	start, lastPrint := time.Now(), time.Now()
-	var applyTime time.Duration
-	for done := 0; done < total; {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		batch = batch[:0]
-		for range min(batchSize, total-done) {
-			from := senders[rng.IntN(len(senders))]
-			to := senders[rng.IntN(len(senders))]
-			for to == from {
-				to = senders[rng.IntN(len(senders))]
-			}
-			amount := fmt.Sprintf("%d.%02d", 1+rng.IntN(2000), rng.IntN(100))
-			batch = append(batch, d.transfer(from, to, amount, 0, 0))
-		}
-		t0 := time.Now()
-		results, err := d.apply(batch...)
-		elapsed := time.Since(t0)
+	banks := demoBanks()
+	sims := make([]*simulator.Bank, len(banks))
+	for i, db := range banks {
+		key := []byte(strings.Repeat(db.key, 32))
+		sims[i], err = simulator.Dial(ctx, simulator.BankConfig{Participant: db.id, MACKey: hexBytes(key), SwitchAddr: sw.Addr(),
+			Sessions: 2, DeclinePercent: db.decline, DelayPercent: db.delay, DropPercent: db.drop,
+			Delay: cfg.timeout + cfg.timeout/2, Seed: db.id})
 		if err != nil {
-			return err
+			return fmt.Errorf("demo: %s signs on: %w", db.name, err)
 		}
-		applyTime += elapsed
-		_ = hist.RecordValue(max(elapsed.Microseconds(), 1))
-		for _, r := range results {
-			outcomes[r.Code]++
-		}
-		done += len(batch)
-		if time.Since(lastPrint) >= 500*time.Millisecond || done == total {
-			lastPrint = time.Now()
-			fmt.Fprintf(d.out, "   %7d done  %8.0f payments/s  batch p50 %5.1f ms  p99 %5.1f ms\n", done,
-				float64(done)/time.Since(start).Seconds(), float64(hist.ValueAtQuantile(50))/1000, float64(hist.ValueAtQuantile(99))/1000)
+		defer sims[i].Close()
+	}
+	fmt.Fprintf(out, "\n%d participants signed on; %.0f payments/s for %v (Ctrl-C stops early)\n\n", len(sims), cfg.rate, cfg.duration)
+
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	results := make([]*simulator.LoadResult, len(sims))
+	var wg sync.WaitGroup
+	for i, db := range banks {
+		wg.Go(func() {
+			res, err := sims[i].RunLoad(loadCtx, simulator.LoadConfig{Rate: cfg.rate * db.share, Duration: cfg.duration,
+				Payees: db.payees, PayerAccount: fmt.Sprintf("%d-0001", db.id), AmountMin: 100, AmountMax: db.amountMax, Timeout: 3 * cfg.timeout})
+			if res != nil {
+				results[i] = res
+			} else if err != nil {
+				fmt.Fprintf(out, "demo: %s: %v\n", db.name, err)
+			}
+		})
+	}
+	// Baobab Bank reverses a payment of its own now and then.
+	var reversals [2]atomic.Int64 // voided, refused as final
+	wg.Go(func() { demoReversals(loadCtx, sims[1], cfg.duration, &reversals) })
+
+	live := newLiveLine(out, reg, node)
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	start := time.Now()
+loop:
+	for {
+		select {
+		case <-done:
+			break loop
+		case <-ctx.Done():
+			stopLoad()
+			<-done
+			break loop
+		case <-tick.C:
+			live.print(time.Since(start))
 		}
 	}
-	codes := slices.Sorted(func(yield func(ledger.Code) bool) {
-		for c := range outcomes {
-			if !yield(c) {
+	live.print(time.Since(start))
+	return demoReport(out, node, banks, sims, results, &reversals)
+}
+
+// hexBytes turns the demo's repeated hex pairs into the key bytes the
+// bootstrap file gives as hex.
+func hexBytes(hex []byte) []byte {
+	out := make([]byte, len(hex)/2)
+	for i := range out {
+		out[i] = fromHex(hex[2*i])<<4 | fromHex(hex[2*i+1])
+	}
+	return out
+}
+
+func fromHex(c byte) byte {
+	if c >= 'a' {
+		return c - 'a' + 10
+	}
+	return c - '0'
+}
+
+// demoReversals has bank send a payment to Acme Bank and reverse it at
+// once, twice a second: the reversal voids it when it is not final yet.
+func demoReversals(ctx context.Context, bank *simulator.Bank, d time.Duration, counts *[2]atomic.Int64) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	stop := time.After(d)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		rrn := bank.NextRRN()
+		if err := bank.PayAsync(simulator.Payment{RRN: rrn, PayeeParticipant: 10001, PayeeAccount: "0010000999", Amount: 12_345}, func(*simulator.Result, error) {}); err != nil {
+			continue
+		}
+		res, err := bank.Reverse(ctx, rrn)
+		if err != nil {
+			continue
+		}
+		switch res.Code {
+		case iso8583.ResponseApproved:
+			counts[0].Add(1)
+		case iso8583.ResponseInvalidTransaction:
+			counts[1].Add(1)
+		}
+	}
+}
+
+func printParticipants(out io.Writer, node *replica.Node) error {
+	kes, _ := money.ByCode("KES")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "participant\tkind\tposition (KES)\tnet debit cap\t")
+	for _, p := range node.Routing().Participants() {
+		var a ledger.Account
+		if err := node.Local(func(s *store.Store) (err error) {
+			a, _, err = s.Account(routing.PositionAccount(p.ID, kes.Numeric))
+			return err
+		}); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%d %s\t%s\t%s\t%s\t\n", p.ID, p.Name, p.Kind, money.FormatAmount(uint64(a.CreditsPosted-a.DebitsPosted), kes), money.FormatAmount(uint64(a.Limit), kes))
+	}
+	return tw.Flush()
+}
+
+// liveLine prints one line a second from the switch's own metrics: the
+// payments answered in the last second, their latency, the outcomes so
+// far and the advices owed.
+type liveLine struct {
+	out      io.Writer
+	reg      *prometheus.Registry
+	node     *replica.Node
+	lastN    uint64
+	lastBkts []uint64
+	bounds   []float64
+}
+
+func newLiveLine(out io.Writer, reg *prometheus.Registry, node *replica.Node) *liveLine {
+	return &liveLine{out: out, reg: reg, node: node}
+}
+
+func (l *liveLine) print(elapsed time.Duration) {
+	fams, err := l.reg.Gather()
+	if err != nil {
+		return
+	}
+	codes := map[string]float64{}
+	var count uint64
+	var buckets []uint64
+	var bounds []float64
+	for _, fam := range fams {
+		switch fam.GetName() {
+		case "payswitch_payments_total":
+			for _, m := range fam.GetMetric() {
+				codes[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		case "payswitch_payment_leg_seconds":
+			for _, m := range fam.GetMetric() {
+				if m.GetLabel()[0].GetValue() != "total" {
+					continue
+				}
+				h := m.GetHistogram()
+				count = h.GetSampleCount()
+				for _, b := range h.GetBucket() {
+					buckets = append(buckets, b.GetCumulativeCount())
+					bounds = append(bounds, b.GetUpperBound())
+				}
+			}
+		}
+	}
+	// Quantiles of the last second, from the bucket counts' growth.
+	delta := make([]uint64, len(buckets))
+	for i := range buckets {
+		delta[i] = buckets[i]
+		if i < len(l.lastBkts) {
+			delta[i] -= l.lastBkts[i]
+		}
+	}
+	n := count - l.lastN
+	quantile := func(q float64) string {
+		if n == 0 {
+			return "-"
+		}
+		for i, c := range delta {
+			if float64(c) >= q*float64(n) {
+				return fmt.Sprintf("≤%gms", bounds[i]*1e3)
+			}
+		}
+		return "slow"
+	}
+	var parts []string
+	for _, c := range slices.Sorted(mapsKeys(codes)) {
+		parts = append(parts, fmt.Sprintf("%s=%.0f", c, codes[c]))
+	}
+	fmt.Fprintf(l.out, "%5.1fs  %6d payments/s  p50 %-9s p99 %-9s | %s | advices owed %d\n",
+		elapsed.Seconds(), n, quantile(0.5), quantile(0.99), strings.Join(parts, " "), l.node.Routing().OutboxLen())
+	l.lastN, l.lastBkts = count, buckets
+}
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
 				return
 			}
 		}
-	})
-	fmt.Fprintf(d.out, "   %d payments in %.2f s of synced apply (%.0f/s)", total, applyTime.Seconds(), float64(total)/applyTime.Seconds())
-	for _, c := range codes {
-		fmt.Fprintf(d.out, ", %s %d", c, outcomes[c])
 	}
-	fmt.Fprintln(d.out)
-	fmt.Fprintln(d.out)
-	return nil
 }
 
-func (d *demo) finish() error {
-	fmt.Fprintln(d.out, "9. Final positions (KES)")
-	w := tabwriter.NewWriter(d.out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "participant\t\tdebits posted\tcredits posted\tpending\tavailable\t")
-	for _, p := range demoParticipants {
-		a := d.balance(p.id)
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t\n", p.name, p.id, d.format(a.DebitsPosted), d.format(a.CreditsPosted),
-			d.format(a.DebitsPending), d.format(a.Available()))
+func demoReport(out io.Writer, node *replica.Node, banks []demoBank, sims []*simulator.Bank, results []*simulator.LoadResult, reversals *[2]atomic.Int64) error {
+	all := hdrhistogram.New(1, 120_000_000, 3)
+	byCode := map[iso8583.ResponseCode]int{}
+	sent, timedOut := 0, 0
+	var elapsed time.Duration
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		all.Merge(r.Latency)
+		sent += r.Sent
+		timedOut += r.TimedOut
+		elapsed = max(elapsed, r.Elapsed)
+		for c, n := range r.ByCode {
+			byCode[c] += n
+		}
 	}
-	_ = w.Flush()
-	if err := d.st.Check(); err != nil {
-		return fmt.Errorf("store check: %w", err)
+	fmt.Fprintf(out, "\n%d payments sent in %.1f s (%.0f/s); latency seen by the payers, from scheduled send to answer: p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms\n",
+		sent, elapsed.Seconds(), float64(sent)/max(elapsed.Seconds(), 1e-9),
+		float64(all.ValueAtQuantile(50))/1e3, float64(all.ValueAtQuantile(99))/1e3, float64(all.ValueAtQuantile(99.9))/1e3)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "outcome\tpayments\t")
+	for _, c := range iso8583.ResponseCodes() {
+		if n := byCode[c]; n > 0 {
+			fmt.Fprintf(tw, "%s %s\t%d\t\n", c, c.Meaning(), n)
+		}
 	}
-	fmt.Fprintf(d.out, "\nChecked: debits equal credits, every account within its limit, indexes complete.\nState digest %s at log index %d.\n",
-		d.st.Digest(), d.st.AppliedIndex())
+	if timedOut > 0 {
+		fmt.Fprintf(tw, "no answer in time\t%d\t\n", timedOut)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(out, "payer reversals (0420): %d voided before they were final, %d refused as final (12)\n", reversals[0].Load(), reversals[1].Load())
+	fmt.Fprintln(out, "\nas payees:")
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "participant\treceived\tapproved\tdeclined\tanswered late\tnever answered\treversal advices\t")
+	for i, s := range sims {
+		st := s.Received()
+		fmt.Fprintf(tw, "%d %s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", banks[i].id, banks[i].name, st.Payments, st.Approved, st.Declined, st.Delayed, st.Dropped, st.Advices)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(out, "reversal advices still owed: %d\n\n", node.Routing().OutboxLen())
+	if err := printParticipants(out, node); err != nil {
+		return err
+	}
+	var problems error
+	if err := node.Local(func(s *store.Store) error { return s.Check() }); err != nil {
+		problems = err
+	}
+	if problems != nil {
+		return fmt.Errorf("demo: the ledger check failed: %w", problems)
+	}
+	fmt.Fprintln(out, "\nledger check: balances sum to zero per currency, every account within its limits, indexes and digest consistent")
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/payswitch/payswitch/adapters/admin"
 	"github.com/payswitch/payswitch/ledger/replica"
 	"github.com/payswitch/payswitch/routing"
+	"github.com/payswitch/payswitch/switch/engine"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -50,6 +51,8 @@ type serveFlags struct {
 	join                                bool
 	adminKey                            string
 	clusterSecret, bootstrap            string
+	iso8583Addr                         string
+	paymentTimeout                      time.Duration
 	logLevel, logFormat                 string
 	heartbeat, election                 time.Duration
 	snapshotThreshold                   uint64 // hidden: tests lower it
@@ -73,7 +76,7 @@ with 'payswitch admin cluster add-voter'.
 
 Prints one line to stdout once it serves:
 
-  serving node=<id> raft=<addr> http=<addr>
+  serving node=<id> raft=<addr> http=<addr> iso8583=<addr>
 
 Logs go to stderr. SIGINT or SIGTERM stops it gracefully.`,
 		Args: cobra.NoArgs,
@@ -98,6 +101,8 @@ func bindServeFlags(fl *pflag.FlagSet, f *serveFlags) {
 	fl.BoolVar(&f.join, "join", false, "start without bootstrapping and wait to be added by the leader (--peers then only gives HTTP addresses)")
 	fl.StringVar(&f.adminKey, "admin-key", "", "the admin API's bearer key (default $"+adminKeyEnv+", else <data-dir>/"+adminKeyFile+", generated if missing)")
 	fl.StringVar(&f.clusterSecret, "cluster-secret", "", "the secret identifiers are tokenised with, the same on every node (default $"+clusterSecretEnv+", else <data-dir>/"+clusterSecretFile+", generated if missing)")
+	fl.StringVar(&f.iso8583Addr, "iso8583-addr", "127.0.0.1:8583", "host:port of the ISO 8583 listener for banks (docs/iso8583.md); empty: none")
+	fl.DurationVar(&f.paymentTimeout, "payment-timeout", 10*time.Second, "how long the switch waits for a payee without a timeout of its own")
 	fl.StringVar(&f.bootstrap, "bootstrap", "", "a participants file (docs/bootstrap.md) to apply once this node leads; idempotent")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
@@ -161,6 +166,14 @@ func (f *serveFlags) validate(set *pflag.FlagSet) ([]peerEntry, error) {
 	}
 	if f.adminKey != "" && len(f.adminKey) < 16 {
 		bad("admin-key", "want at least 16 characters")
+	}
+	if f.iso8583Addr != "" {
+		if err := checkAddr(f.iso8583Addr, false); err != nil {
+			bad("iso8583-addr", "%v", err)
+		}
+	}
+	if f.paymentTimeout < 100*time.Millisecond || f.paymentTimeout > 2*time.Minute {
+		bad("payment-timeout", "%v: want 100ms to 2m", f.paymentTimeout)
 	}
 	if f.clusterSecret != "" && len(f.clusterSecret) < 32 {
 		bad("cluster-secret", "want at least 32 characters")
@@ -290,8 +303,30 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags, peers
 	nodeDone := make(chan error, 1)
 	go func() { nodeDone <- node.Run(nodeCtx) }()
 
+	var sw *engine.Engine
+	if f.iso8583Addr != "" {
+		sw, err = engine.Start(engine.Config{Node: node, Tokenizer: tokens, Addr: f.iso8583Addr,
+			DefaultTimeout: f.paymentTimeout, Logger: logger, Registerer: node.Registry()})
+		if err != nil {
+			stopNode()
+			return errors.Join(fmt.Errorf("--iso8583-addr: %w", err), <-nodeDone)
+		}
+	}
+	stopSwitch := func() {
+		if sw == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := sw.Stop(ctx); err != nil {
+			logger.Warn("switch stopped with payments in flight", "err", err)
+		}
+		sw = nil
+	}
+	defer stopSwitch()
 	ln, err := net.Listen("tcp", f.httpAddr)
 	if err != nil {
+		stopSwitch()
 		stopNode()
 		return errors.Join(fmt.Errorf("--http-addr: %w", err), <-nodeDone)
 	}
@@ -313,7 +348,11 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags, peers
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- hs.Serve(ln) }()
 	logger.Info("serving", "node", f.nodeID, "raft_addr", node.RaftAddr(), "http_addr", ln.Addr().String(), "data_dir", f.dataDir)
-	fmt.Fprintf(stdout, "serving node=%s raft=%s http=%s\n", f.nodeID, node.RaftAddr(), ln.Addr())
+	isoAddr := "-"
+	if sw != nil {
+		isoAddr = sw.Addr()
+	}
+	fmt.Fprintf(stdout, "serving node=%s raft=%s http=%s iso8583=%s\n", f.nodeID, node.RaftAddr(), ln.Addr(), isoAddr)
 	if plan != nil {
 		go runBootstrap(nodeCtx, node, plan, f.bootstrap, logger)
 	}
@@ -334,6 +373,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags, peers
 		logger.Warn("requests still in flight at the shutdown deadline; closing them", "err", err)
 		_ = hs.Close()
 	}
+	stopSwitch()
 	stopNode()
 	if err := <-nodeDone; err != nil {
 		failure = errors.Join(failure, err)

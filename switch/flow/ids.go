@@ -154,3 +154,13 @@ func approvalCode(id ledger.ID) [6]byte {
 func responseCodeValue(c iso8583.ResponseCode) uint16 { return uint16(c) }
 
 func responseCodeOf(v uint16) iso8583.ResponseCode { return iso8583.ResponseCode(v) }
+
+// PaymentTransferID is the ledger ID of the reservation of the payment
+// that acquirer sent with rrn (12 letters or digits): where a payment's
+// outcome can be checked in the ledger.
+func PaymentTransferID(acquirer uint64, rrn string) ledger.ID {
+	var key iso8583.PaymentKey
+	key.Acquirer = acquirer
+	copy(key.RRN[:], rrn)
+	return transferID(tagPayment, key)
+}

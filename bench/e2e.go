@@ -1,0 +1,341 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/payswitch/payswitch/ledger"
+	"github.com/payswitch/payswitch/ledger/replica"
+	"github.com/payswitch/payswitch/ledger/store"
+	"github.com/payswitch/payswitch/routing"
+	"github.com/payswitch/payswitch/simulator"
+	"github.com/payswitch/payswitch/switch/engine"
+	"github.com/payswitch/payswitch/switch/flow"
+	"github.com/payswitch/payswitch/switch/iso8583"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// E2EConfig sets up the end-to-end benchmark: simulated payer banks send
+// ISO 8583 payments over TCP to the switch, which forwards them to
+// simulated payee banks and posts them on the replicated ledger.
+type E2EConfig struct {
+	// Nodes is 1 or 3 (in-process replicas on this machine).
+	Nodes int
+	// Rate is the offered load, payments per second in all, open loop.
+	Rate float64
+	// Duration is how long the load runs.
+	Duration time.Duration
+	// Banks each pay the others and are paid by them; Sessions each.
+	Banks, Sessions int
+	// Amount of every payment, in minor units: fixed, so that the ledger
+	// check can count money.
+	Amount uint64
+	// Dir holds the nodes' state (default: a temporary directory).
+	Dir string
+	// Progress, if set, is called about once a second with the payments
+	// sent and done.
+	Progress func(sent, done int)
+}
+
+func (c *E2EConfig) withDefaults() {
+	if c.Nodes == 0 {
+		c.Nodes = 1
+	}
+	if c.Rate == 0 {
+		c.Rate = 30_000
+	}
+	if c.Duration == 0 {
+		c.Duration = 20 * time.Second
+	}
+	if c.Banks == 0 {
+		c.Banks = 4
+	}
+	if c.Sessions == 0 {
+		c.Sessions = 2
+	}
+	if c.Amount == 0 {
+		c.Amount = 100
+	}
+}
+
+// E2EResult is what the run measured and what the ledger check found.
+type E2EResult struct {
+	Sent, Approved, Errors int
+	ByCode                 map[iso8583.ResponseCode]int
+	TimedOut, Failed       int
+	NotSent                int
+	Elapsed                time.Duration
+	TPS                    float64 // approved payments per second
+	P50ms, P99ms, P999ms   float64
+	// Lost are approved payments the ledger does not hold as posted;
+	// Extra is money the payees' positions hold beyond the approved
+	// payments (a payment posted twice or posted without an approval).
+	Lost  int
+	Extra int64
+	// Legs are the switch's own timings of each leg of a payment (from its
+	// Prometheus histograms): mean and approximate p99, in milliseconds.
+	Legs []LegTiming
+}
+
+// LegTiming is one leg's timing as the switch measured it.
+type LegTiming struct {
+	Leg           string
+	Count         uint64
+	MeanMs, P99Ms float64
+}
+
+// legTimings reads the flow's leg histogram from reg.
+func legTimings(reg *prometheus.Registry) []LegTiming {
+	families, err := reg.Gather()
+	if err != nil {
+		return nil
+	}
+	var out []LegTiming
+	for _, fam := range families {
+		if fam.GetName() != "payswitch_payment_leg_seconds" {
+			continue
+		}
+		for _, m := range fam.GetMetric() {
+			h := m.GetHistogram()
+			lt := LegTiming{Count: h.GetSampleCount()}
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "leg" {
+					lt.Leg = l.GetValue()
+				}
+			}
+			if lt.Count == 0 {
+				continue
+			}
+			lt.MeanMs = h.GetSampleSum() / float64(lt.Count) * 1e3
+			for _, b := range h.GetBucket() {
+				if float64(b.GetCumulativeCount()) >= 0.99*float64(lt.Count) {
+					lt.P99Ms = b.GetUpperBound() * 1e3
+					break
+				}
+			}
+			out = append(out, lt)
+		}
+	}
+	slices.SortFunc(out, func(a, b LegTiming) int { return strings.Compare(a.Leg, b.Leg) })
+	return out
+}
+
+// Line is the figure line `payswitch bench e2e` prints last.
+func (r E2EResult) Line() string {
+	return fmt.Sprintf("e2e_tps=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f errors=%d", r.TPS, r.P50ms, r.P99ms, r.P999ms, r.Errors)
+}
+
+const e2eParticipantBase = 50_001
+
+// RunE2E runs the benchmark. Everything is real: the replicated ledger on
+// Pebble, the gnet front end on loopback TCP, the simulated banks'
+// sessions, MACs and answers.
+func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
+	cfg.withDefaults()
+	var res E2EResult
+	if cfg.Nodes != 1 && cfg.Nodes != 3 {
+		return res, errors.New("bench e2e: --nodes is 1 or 3")
+	}
+	if cfg.Banks < 2 {
+		return res, errors.New("bench e2e: at least 2 banks")
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "payswitch-e2e-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	nodes, stopNodes, err := startCluster(ctx, dir, cfg.Nodes, quiet, Tuning{})
+	if err != nil {
+		return res, err
+	}
+	defer stopNodes()
+	leader, err := waitLeader(ctx, nodes, 20*time.Second)
+	if err != nil {
+		return res, err
+	}
+	tk, err := routing.NewTokenizer([]byte("end-to-end benchmark cluster secret"))
+	if err != nil {
+		return res, err
+	}
+	keys, err := onboardBanks(ctx, leader, cfg.Banks)
+	if err != nil {
+		return res, err
+	}
+	reg := prometheus.NewRegistry()
+	sw, err := engine.Start(engine.Config{Node: leader, Tokenizer: tk, Addr: "127.0.0.1:0", Logger: quiet, Registerer: reg})
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = sw.Stop(stopCtx)
+	}()
+
+	banks := make([]*simulator.Bank, cfg.Banks)
+	for i := range banks {
+		b, err := simulator.Dial(ctx, simulator.BankConfig{Participant: uint64(e2eParticipantBase + i), MACKey: keys[i],
+			SwitchAddr: sw.Addr(), Sessions: cfg.Sessions, Seed: uint64(i + 1), Logger: quiet})
+		if err != nil {
+			return res, fmt.Errorf("bench e2e: bank %d: %w", i, err)
+		}
+		defer b.Close()
+		banks[i] = b
+	}
+	before, err := positionCredits(leader, cfg.Banks)
+	if err != nil {
+		return res, err
+	}
+
+	// Every bank pays every other bank, open loop, at its share of the rate.
+	results := make([]*simulator.LoadResult, len(banks))
+	errs := make([]error, len(banks))
+	var mu sync.Mutex
+	sent, done := make([]int, len(banks)), make([]int, len(banks))
+	var wg sync.WaitGroup
+	for i, b := range banks {
+		var payees []simulator.Payee
+		for j := range banks {
+			if j != i {
+				payees = append(payees, simulator.Payee{Participant: uint64(e2eParticipantBase + j), Account: fmt.Sprintf("ACC%d", j)})
+			}
+		}
+		wg.Go(func() {
+			results[i], errs[i] = b.RunLoad(ctx, simulator.LoadConfig{Rate: cfg.Rate / float64(len(banks)), Duration: cfg.Duration,
+				Payees: payees, AmountMin: cfg.Amount, AmountMax: cfg.Amount, Timeout: 15 * time.Second,
+				Progress: func(s, d int) {
+					if cfg.Progress == nil {
+						return
+					}
+					mu.Lock()
+					sent[i], done[i] = s, d
+					ts, td := 0, 0
+					for k := range sent {
+						ts += sent[k]
+						td += done[k]
+					}
+					mu.Unlock()
+					cfg.Progress(ts, td)
+				}})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return res, err
+	}
+
+	all := hdrhistogram.New(1, 120_000_000, 3)
+	res.ByCode = map[iso8583.ResponseCode]int{}
+	var approved [][]string
+	for i, r := range results {
+		res.Sent += r.Sent
+		res.TimedOut += r.TimedOut
+		res.Failed += r.Failed
+		res.NotSent += r.NotSent
+		for code, n := range r.ByCode {
+			res.ByCode[code] += n
+		}
+		all.Merge(r.Latency)
+		res.Elapsed = max(res.Elapsed, r.Elapsed)
+		approved = append(approved, r.Approved)
+		_ = i
+	}
+	res.Approved = res.ByCode[iso8583.ResponseApproved]
+	res.Errors = res.Sent + res.NotSent - res.Approved
+	res.TPS = float64(res.Approved) / res.Elapsed.Seconds()
+	res.P50ms = float64(all.ValueAtQuantile(50)) / 1e3
+	res.P99ms = float64(all.ValueAtQuantile(99)) / 1e3
+	res.P999ms = float64(all.ValueAtQuantile(99.9)) / 1e3
+	res.Legs = legTimings(reg)
+
+	// The ledger check: every approved payment is posted, and the payees
+	// hold exactly the approved money, no more.
+	for i, rrns := range approved {
+		for _, rrn := range rrns {
+			var t ledger.Transfer
+			var found bool
+			err := leader.Local(func(s *store.Store) (err error) {
+				t, found, err = s.Transfer(flow.PaymentTransferID(uint64(e2eParticipantBase+i), rrn))
+				return err
+			})
+			if err != nil {
+				return res, err
+			}
+			if !found || t.Status != ledger.StatusPosted {
+				res.Lost++
+			}
+		}
+	}
+	// Give payments still settling (post or void after a late answer) a
+	// moment, then count the money.
+	deadline := time.Now().Add(15 * time.Second)
+	var after []uint64
+	for {
+		after, err = positionCredits(leader, cfg.Banks)
+		if err != nil {
+			return res, err
+		}
+		var moved uint64
+		for i := range after {
+			moved += after[i] - before[i]
+		}
+		res.Extra = int64(moved) - int64(uint64(res.Approved)*cfg.Amount)
+		if res.Extra <= 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return res, nil
+}
+
+// onboardBanks onboards n banks with MAC keys, funds their positions far
+// beyond what a run moves, and returns the keys.
+func onboardBanks(ctx context.Context, leader *replica.Node, n int) ([][]byte, error) {
+	plan := &routing.Plan{}
+	keys := make([][]byte, n)
+	for i := range n {
+		id := uint64(e2eParticipantBase + i)
+		keys[i] = slices.Repeat([]byte{byte(i + 1)}, 32)
+		plan.Participants = append(plan.Participants, routing.Command{Op: routing.OpPutParticipant, Participant: routing.Participant{
+			ID: id, Name: fmt.Sprintf("Bench Bank %d", i+1), Kind: routing.KindBank, Connection: routing.ConnISO8583,
+			Currencies: []uint16{404}, MACKey: keys[i]}})
+		plan.Funding = append(plan.Funding, ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{
+			ID: routing.FundingID(id, 404, 0), DebitAccount: routing.SettlementAccount(id, 404), CreditAccount: routing.PositionAccount(id, 404),
+			Amount: 1 << 50, Currency: 404}})
+	}
+	if _, err := plan.Apply(ctx, leader); err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
+// positionCredits reads the credits posted to each bank's position.
+func positionCredits(leader *replica.Node, n int) ([]uint64, error) {
+	out := make([]uint64, n)
+	for i := range n {
+		var a ledger.Account
+		err := leader.Local(func(s *store.Store) (err error) {
+			a, _, err = s.Account(routing.PositionAccount(uint64(e2eParticipantBase+i), 404))
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out[i] = uint64(a.CreditsPosted)
+	}
+	return out, nil
+}

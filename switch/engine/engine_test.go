@@ -1,0 +1,378 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/payswitch/payswitch/ledger"
+	"github.com/payswitch/payswitch/ledger/replica"
+	"github.com/payswitch/payswitch/ledger/store"
+	"github.com/payswitch/payswitch/routing"
+	"github.com/payswitch/payswitch/simulator"
+	"github.com/payswitch/payswitch/switch/flow"
+	"github.com/payswitch/payswitch/switch/iso8583"
+)
+
+// End to end over real TCP on loopback: simulated banks (the simulator
+// package, speaking the contract of docs/iso8583.md) → the gnet front end
+// → the flow → the replicated ledger on Pebble, with the example
+// participants file.
+
+const (
+	alpha = 10001
+	beta  = 10002
+	kes   = 404
+)
+
+var (
+	alphaKey = bytes.Repeat([]byte{0x01}, 32)
+	betaKey  = bytes.Repeat([]byte{0x02}, 32)
+	quiet    = slog.New(slog.NewTextHandler(io.Discard, nil))
+)
+
+// startNodes runs n in-process replicas that bootstrap one cluster and
+// returns them once one leads, with the example participants applied.
+func startNodes(t *testing.T, n int) ([]*replica.Node, *replica.Node, *routing.Tokenizer) {
+	t.Helper()
+	var peers []replica.Peer
+	var lns []net.Listener
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		peers = append(peers, replica.Peer{ID: fmt.Sprintf("n%d", i+1), RaftAddr: ln.Addr().String()})
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	if n == 1 {
+		peers[0].RaftAddr = "127.0.0.1:0"
+	}
+	var nodes []*replica.Node
+	for i := range n {
+		cfg := replica.Config{NodeID: peers[i].ID, Dir: filepath.Join(t.TempDir(), peers[i].ID), RaftAddr: peers[i].RaftAddr, Logger: quiet}
+		if n > 1 {
+			cfg.Peers = peers
+		}
+		node, err := replica.Open(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- node.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			<-done
+		})
+		nodes = append(nodes, node)
+	}
+	var leader *replica.Node
+	waitUntil(t, 20*time.Second, "a leader", func() bool {
+		for _, node := range nodes {
+			if node.IsLeader() {
+				leader = node
+				return true
+			}
+		}
+		return false
+	})
+	tk, _ := routing.NewTokenizer(bytes.Repeat([]byte("e"), 32))
+	data, err := os.ReadFile("../../deploy/examples/participants.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := routing.ParseBootstrap(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := b.Plan(data, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.Apply(context.Background(), leader); err != nil {
+		t.Fatal(err)
+	}
+	return nodes, leader, tk
+}
+
+func startEngine(t *testing.T, node *replica.Node, tk *routing.Tokenizer, timeout time.Duration) *Engine {
+	t.Helper()
+	e, err := Start(Config{Node: node, Tokenizer: tk, Addr: "127.0.0.1:0", DefaultTimeout: timeout, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+	})
+	return e
+}
+
+func dial(t *testing.T, e *Engine, participant uint64, key []byte, tune func(*simulator.BankConfig)) *simulator.Bank {
+	t.Helper()
+	cfg := simulator.BankConfig{Participant: participant, MACKey: key, SwitchAddr: e.Addr(), Seed: participant, ResponseTimeout: 15 * time.Second}
+	if tune != nil {
+		tune(&cfg)
+	}
+	b, err := simulator.Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("%d signs on: %v", participant, err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func pay(t *testing.T, b *simulator.Bank, p simulator.Payment, want iso8583.ResponseCode) *simulator.Result {
+	t.Helper()
+	res, err := b.Pay(context.Background(), p)
+	if err != nil {
+		t.Fatalf("pay %+v: %v", p, err)
+	}
+	if res.Code != want {
+		t.Fatalf("pay %+v: %s (%s), want %s (%s)", p, res.Code, res.Code.Meaning(), want, want.Meaning())
+	}
+	return res
+}
+
+func transferOf(t *testing.T, node *replica.Node, acquirer uint64, rrn string) (ledger.Transfer, bool) {
+	t.Helper()
+	var tr ledger.Transfer
+	var found bool
+	err := node.Local(func(s *store.Store) (err error) {
+		tr, found, err = s.Transfer(flow.PaymentTransferID(acquirer, rrn))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, found
+}
+
+// TestPaymentPaths: every outcome a payer can get, over TCP.
+func TestPaymentPaths(t *testing.T) {
+	_, leader, tk := startNodes(t, 1)
+	e := startEngine(t, leader, tk, 700*time.Millisecond)
+	a := dial(t, e, alpha, alphaKey, nil)
+	b := dial(t, e, beta, betaKey, nil)
+
+	// Approved, by account and by alias; the payee saw both.
+	first := pay(t, a, simulator.Payment{PayeeParticipant: beta, PayeeAccount: "0020000042", Amount: 2_500}, iso8583.ResponseApproved)
+	pay(t, a, simulator.Payment{Alias: "msisdn:+254700000001", Amount: 1_000}, iso8583.ResponseApproved)
+	if st := b.Received(); st.Payments != 2 || st.Approved != 2 {
+		t.Fatalf("beta received %+v", st)
+	}
+	if tr, ok := transferOf(t, leader, alpha, first.RRN); !ok || tr.Status != ledger.StatusPosted {
+		t.Fatalf("the approved payment is %+v in the ledger", tr)
+	}
+
+	// The identical resend gets the first answer; a conflicting one 94.
+	again, err := a.Resend(context.Background(), simulator.Payment{RRN: first.RRN, PayeeParticipant: beta, PayeeAccount: "0020000042", Amount: 2_500})
+	if err != nil || again.Code != iso8583.ResponseApproved || again.Response.ApprovalCode != first.Response.ApprovalCode {
+		t.Fatalf("resend: %+v %v", again, err)
+	}
+	conflict, err := a.Resend(context.Background(), simulator.Payment{RRN: first.RRN, PayeeParticipant: beta, PayeeAccount: "0020000042", Amount: 2_501})
+	if err != nil || conflict.Code != iso8583.ResponseDuplicate {
+		t.Fatalf("conflicting duplicate: %+v %v", conflict, err)
+	}
+	if st := b.Received(); st.Payments != 2 {
+		t.Fatalf("a resend reached the payee: %+v", st)
+	}
+
+	// Refused before the payee is asked.
+	pay(t, a, simulator.Payment{Alias: "msisdn:+254799999999", Amount: 100}, iso8583.ResponseUnknownAccount)
+	pay(t, a, simulator.Payment{PayeeParticipant: beta, PayeeAccount: "X", Amount: 5_250_001_00}, iso8583.ResponseLiquidityExhausted)
+	pay(t, a, simulator.Payment{PayeeParticipant: 77_777, PayeeAccount: "X", Amount: 100}, iso8583.ResponseUnknownParticipant)
+	pull, err := a.Pull(context.Background(), simulator.Payment{PayeeParticipant: beta, PayeeAccount: "0010000007", PayerAccount: "0020000001", Amount: 100}, "NO-SUCH-MANDATE")
+	if err != nil || pull.Code != iso8583.ResponseNotPermitted {
+		t.Fatalf("pull without a mandate: %+v %v", pull, err)
+	}
+	if st := b.Received(); st.Payments != 2 {
+		t.Fatalf("a refused payment reached the payee: %+v", st)
+	}
+	_ = b.Close()
+
+	// Declined by the payee.
+	decliner := dial(t, e, beta, betaKey, func(c *simulator.BankConfig) { c.DeclinePercent = 100 })
+	pay(t, a, simulator.Payment{PayeeParticipant: beta, PayeeAccount: "0020000042", Amount: 300}, iso8583.ResponseDoNotHonour)
+	_ = decliner.Close()
+
+	// The payee stays silent: 68 at the deadline; it signs off; the advice
+	// waits in the outbox and reaches it when it signs on again.
+	silent := dial(t, e, beta, betaKey, func(c *simulator.BankConfig) { c.DropPercent = 100 })
+	timedOut := pay(t, a, simulator.Payment{PayeeParticipant: beta, PayeeAccount: "0020000042", Amount: 400}, iso8583.ResponsePayeeTimedOut)
+	_ = silent.Close()
+	waitUntil(t, 5*time.Second, "the advice to be owed", func() bool { return leader.Routing().OutboxLen() == 1 })
+	back := dial(t, e, beta, betaKey, nil)
+	waitUntil(t, 5*time.Second, "the advice to be answered", func() bool { return leader.Routing().OutboxLen() == 0 })
+	st := back.Received()
+	if st.Advices == 0 || st.AdviceLog[0].RRN != timedOut.RRN {
+		t.Fatalf("the payee got advices %+v, want one for %s", st.AdviceLog, timedOut.RRN)
+	}
+	if tr, ok := transferOf(t, leader, alpha, timedOut.RRN); !ok || tr.Status != ledger.StatusVoided {
+		t.Fatalf("the timed-out payment is %+v", tr)
+	}
+
+	// The payer reverses a final payment: 12.
+	rev, err := a.Reverse(context.Background(), first.RRN)
+	if err != nil || rev.Code != iso8583.ResponseInvalidTransaction {
+		t.Fatalf("reversal of a final payment: %+v %v", rev, err)
+	}
+
+	// The ledger agrees with itself after all of it.
+	if err := leader.Local(func(s *store.Store) error { return s.Check() }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSecurity: a wrong MAC at sign-on, and messages before sign-on, are
+// refused with 63.
+func TestSecurity(t *testing.T) {
+	_, leader, tk := startNodes(t, 1)
+	e := startEngine(t, leader, tk, time.Second)
+	_, err := simulator.Dial(context.Background(), simulator.BankConfig{Participant: alpha, MACKey: betaKey, SwitchAddr: e.Addr()})
+	var so *simulator.SignOnError
+	if !errors.As(err, &so) || so.Code != iso8583.ResponseSecurityViolation {
+		t.Fatalf("sign-on with the wrong key: %v", err)
+	}
+	_, err = simulator.Dial(context.Background(), simulator.BankConfig{Participant: 55_555, MACKey: betaKey, SwitchAddr: e.Addr()})
+	if !errors.As(err, &so) || so.Code != iso8583.ResponseUnknownParticipant {
+		t.Fatalf("sign-on of an unknown participant: %v", err)
+	}
+
+	// A 0200 on a fresh connection, before any sign-on.
+	conn, err := net.Dial("tcp", e.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	m := &iso8583.Message{MTI: iso8583.MTIFinancialRequest, ProcessingCode: iso8583.ProcessingPush, Amount: 100, STAN: 7, Currency: kes}
+	copy(m.RRN[:], "ABCDEF123456")
+	m.SetTransmissionTime(time.Now())
+	m.Set(iso8583.FieldProcessingCode, iso8583.FieldAmount, iso8583.FieldSTAN, iso8583.FieldRRN, iso8583.FieldCurrency)
+	for f, v := range map[iso8583.Field]string{iso8583.FieldAcquirer: "10001", iso8583.FieldPayerAccount: "1", iso8583.FieldPayeeAccount: "2", iso8583.FieldReceiver: "10002"} {
+		if err := m.SetBytes(f, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mac, _ := iso8583.NewMACer(alphaKey)
+	frame, err := iso8583.PackFrame(nil, m, mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := iso8583.NewFrameReader(conn).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp iso8583.Message
+	if err := iso8583.Unpack(got, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.MTI != iso8583.MTIFinancialResponse || resp.ResponseCode != iso8583.ResponseSecurityViolation || resp.STAN != 7 {
+		t.Fatalf("before sign-on: %s %s STAN %d", resp.MTI, resp.ResponseCode, resp.STAN)
+	}
+	if tr, ok := transferOf(t, leader, alpha, "ABCDEF123456"); ok {
+		t.Fatalf("a message before sign-on moved money: %+v", tr)
+	}
+}
+
+// TestFollowerRefuses: only the leader takes sessions; a follower's front
+// end answers the sign-on 91.
+func TestFollowerRefuses(t *testing.T) {
+	nodes, leader, tk := startNodes(t, 3)
+	var follower *replica.Node
+	for _, n := range nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	// The follower has the directory too (it is replicated).
+	waitUntil(t, 10*time.Second, "the follower to learn the directory", func() bool {
+		_, ok := follower.Routing().Participant(alpha)
+		return ok
+	})
+	fe := startEngine(t, follower, tk, time.Second)
+	_, err := simulator.Dial(context.Background(), simulator.BankConfig{Participant: alpha, MACKey: alphaKey, SwitchAddr: fe.Addr()})
+	var so *simulator.SignOnError
+	if !errors.As(err, &so) || so.Code != iso8583.ResponseUnavailable {
+		t.Fatalf("sign-on at a follower: %v", err)
+	}
+	le := startEngine(t, leader, tk, time.Second)
+	a := dial(t, le, alpha, alphaKey, nil)
+	dial(t, le, beta, betaKey, nil)
+	pay(t, a, simulator.Payment{PayeeParticipant: beta, PayeeAccount: "B1", Amount: 100}, iso8583.ResponseApproved)
+}
+
+// TestLoadNoLoss: a burst of concurrent payments both ways; every approved
+// payment is posted, every other one is not, and the ledger checks out.
+func TestLoadNoLoss(t *testing.T) {
+	_, leader, tk := startNodes(t, 1)
+	e := startEngine(t, leader, tk, 2*time.Second)
+	a := dial(t, e, alpha, alphaKey, func(c *simulator.BankConfig) { c.Sessions = 2; c.DeclinePercent = 10 })
+	b := dial(t, e, beta, betaKey, func(c *simulator.BankConfig) { c.Sessions = 2; c.DeclinePercent = 10 })
+	var wg sync.WaitGroup
+	results := make([]*simulator.LoadResult, 2)
+	errs := make([]error, 2)
+	for i, bank := range []*simulator.Bank{a, b} {
+		payee := simulator.Payee{Participant: beta, Account: "B"}
+		if i == 1 {
+			payee = simulator.Payee{Participant: alpha, Account: "A"}
+		}
+		wg.Go(func() {
+			results[i], errs[i] = bank.RunLoad(context.Background(), simulator.LoadConfig{Rate: 500, Count: 1000, Payees: []simulator.Payee{payee}, Timeout: 10 * time.Second})
+		})
+	}
+	wg.Wait()
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if r.Answered != r.Sent || r.Sent != 1000 {
+			t.Fatalf("bank %d: %d sent, %d answered, %d timed out", i, r.Sent, r.Answered, r.TimedOut)
+		}
+		if r.ByCode[iso8583.ResponseDoNotHonour] == 0 || r.ByCode[iso8583.ResponseApproved] < 800 {
+			t.Fatalf("bank %d: outcomes %v", i, r.ByCode)
+		}
+		acquirer := uint64(alpha)
+		if i == 1 {
+			acquirer = beta
+		}
+		for _, rrn := range r.Approved {
+			if tr, ok := transferOf(t, leader, acquirer, rrn); !ok || tr.Status != ledger.StatusPosted {
+				t.Fatalf("approved payment %d/%s is %+v in the ledger", acquirer, rrn, tr)
+			}
+		}
+	}
+	if err := leader.Local(func(s *store.Store) error { return s.Check() }); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,68 @@
+package frontend
+
+import (
+	"time"
+
+	"github.com/payswitch/payswitch/switch/iso8583"
+)
+
+// Limits of the front end. Each bounds memory, goroutines or time that the
+// participants' bytes can cause; limits_test.go checks how they relate.
+const (
+	// frameBytesMax is the most a frame takes on the wire: its 2-byte
+	// header and iso8583.FrameSizeMax bytes of message. NextFrame refuses a
+	// longer one before it is buffered, so a session holds at most one
+	// partial frame of this size in its inbound buffer.
+	frameBytesMax = 2 + iso8583.FrameSizeMax
+
+	// workersMax bounds Config.Workers: more goroutines than this only
+	// trade memory for contention on a switch node.
+	workersMax = 4096
+
+	// queueMaxDefault is Config.QueueMax when it is zero: decoded messages
+	// waiting for a worker. A full queue answers 91 at once, so the bound is
+	// what the switch accepts to delay, not what it drops.
+	queueMaxDefault = 4096
+	// queueMaxMax bounds Config.QueueMax; a queued message holds about
+	// 1.5 KB, so the queue costs at most about 1.5 GB.
+	queueMaxMax = 1 << 20
+
+	// sessionQueueBytesMaxDefault is Config.SessionQueueBytesMax when it
+	// is zero: 4 MiB, some 20,000 responses, of a session that reads
+	// nothing. sessionQueueBytesMin keeps room for several whole frames.
+	sessionQueueBytesMaxDefault = 4 << 20
+	sessionQueueBytesMin        = 4 * frameBytesMax
+	sessionQueueBytesMaxMax     = 1 << 30
+
+	// idleTimeoutDefault is Config.IdleTimeout when it is zero. A session
+	// that sends nothing for this long is closed; the switch echoes it
+	// after a third of it (echoesPerIdleTimeout), so a live participant
+	// that answers echoes is never idle. idleTimeoutMin keeps the echo
+	// interval above the housekeeping tick.
+	idleTimeoutDefault   = 60 * time.Second
+	idleTimeoutMin       = 3 * housekeepingInterval
+	echoesPerIdleTimeout = 3
+
+	// housekeepingInterval is how often one goroutine polls IsLeader (a
+	// leadership loss closes every session within about this long), sweeps
+	// idle sessions, sends echoes and advances the coarse clock that
+	// stamps each session's last read.
+	housekeepingInterval = 100 * time.Millisecond
+
+	// connectionsMax bounds the open TCP connections, signed on or not;
+	// one more is closed as soon as it is accepted.
+	connectionsMax = 10000
+
+	// sessionsPerParticipantMax bounds the signed-on sessions of one
+	// participant; one more sign-on is answered 91.
+	sessionsPerParticipantMax = 64
+
+	// outBufferKeptMax is the largest outbound buffer a session keeps for
+	// reuse after a flush; a larger one, left by a burst, goes to the
+	// garbage collector rather than staying with an idle session.
+	outBufferKeptMax = 64 << 10
+
+	// stopPollInterval is how often Stop checks that the sessions'
+	// outbound buffers have been handed to gnet.
+	stopPollInterval = 2 * time.Millisecond
+)
