@@ -84,6 +84,44 @@ type E2EResult struct {
 	// Legs are the switch's own timings of each leg of a payment (from its
 	// Prometheus histograms): mean and approximate p99, in milliseconds.
 	Legs []LegTiming
+	// Raft is the leader's proposer: commands per log entry and the time
+	// from proposing an entry to its commit.
+	Raft RaftTiming
+}
+
+// RaftTiming summarises the leader's proposer during a run.
+type RaftTiming struct {
+	Entries                  uint64
+	MeanCommands, MeanCommit float64 // commands per entry; ms per commit
+	Overloaded               float64
+}
+
+func raftTimings(g prometheus.Gatherer) RaftTiming {
+	var rt RaftTiming
+	families, err := g.Gather()
+	if err != nil {
+		return rt
+	}
+	for _, fam := range families {
+		for _, m := range fam.GetMetric() {
+			switch fam.GetName() {
+			case "payswitch_raft_entry_commands":
+				h := m.GetHistogram()
+				rt.Entries = h.GetSampleCount()
+				if rt.Entries > 0 {
+					rt.MeanCommands = h.GetSampleSum() / float64(rt.Entries)
+				}
+			case "payswitch_raft_commit_seconds":
+				h := m.GetHistogram()
+				if n := h.GetSampleCount(); n > 0 {
+					rt.MeanCommit = h.GetSampleSum() / float64(n) * 1e3
+				}
+			case "payswitch_raft_overloaded_total":
+				rt.Overloaded = m.GetCounter().GetValue()
+			}
+		}
+	}
+	return rt
 }
 
 // LegTiming is one leg's timing as the switch measured it.
@@ -261,6 +299,7 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 	res.P99ms = float64(all.ValueAtQuantile(99)) / 1e3
 	res.P999ms = float64(all.ValueAtQuantile(99.9)) / 1e3
 	res.Legs = legTimings(reg)
+	res.Raft = raftTimings(leader.Registry())
 
 	// The ledger check: every approved payment is posted, and the payees
 	// hold exactly the approved money, no more.

@@ -292,6 +292,8 @@ last one line:
 			for _, l := range res.Legs {
 				fmt.Fprintf(out, "switch leg %-8s %8d  mean %8.2f ms  p99 <= %8.2f ms\n", l.Leg, l.Count, l.MeanMs, l.P99Ms)
 			}
+			fmt.Fprintf(out, "raft on the leader: %d entries, %.0f commands per entry, %.2f ms mean commit, %.0f overloaded\n",
+				res.Raft.Entries, res.Raft.MeanCommands, res.Raft.MeanCommit, res.Raft.Overloaded)
 			fmt.Fprintf(out, "ledger check: %d approved payments not posted, %d minor units moved beyond the approved payments\n", res.Lost, res.Extra)
 			fmt.Fprintln(out, res.Line())
 			if res.Lost != 0 || res.Extra != 0 {

@@ -120,6 +120,9 @@ type payment struct {
 // alsoMax bounds the resends that wait on one payment.
 const alsoMax = 16
 
+// messages recycles the messages the flow builds.
+var messages = sync.Pool{New: func() any { return new(iso8583.Message) }}
+
 // New checks cfg and returns a Flow. Call SetSender before traffic.
 func New(cfg Config) (*Flow, error) {
 	if cfg.Node == nil || cfg.Router == nil {
@@ -179,14 +182,15 @@ func (f *Flow) Request(r Replier, m *iso8583.Message) {
 		f.reply(r, m, iso8583.ResponseUnavailable, nil)
 		return
 	}
-	req := *m
+	req := new(iso8583.Message)
+	*req = *m
 	go func() {
 		if req.MTI == iso8583.MTIReversalAdvice {
-			f.payerReversal(r, &req)
+			f.payerReversal(r, req)
 			<-f.slots
 			return
 		}
-		if !f.pay(r, &req) {
+		if !f.pay(r, req) {
 			<-f.slots
 		}
 	}()
@@ -206,7 +210,11 @@ func (f *Flow) Response(from uint64, m *iso8583.Message) {
 
 // reply answers req on r with code, and the approval code when approved.
 func (f *Flow) reply(r Replier, req *iso8583.Message, code iso8583.ResponseCode, approval *[6]byte) {
-	var resp iso8583.Message
+	// Messages are large (the variable fields have room for their maximum);
+	// they come from a pool, never the stack, so payment goroutines keep
+	// small stacks.
+	resp := messages.Get().(*iso8583.Message)
+	defer messages.Put(resp)
 	if err := resp.ResponseTo(req); err != nil {
 		return
 	}
@@ -216,7 +224,7 @@ func (f *Flow) reply(r Replier, req *iso8583.Message, code iso8583.ResponseCode,
 		resp.ApprovalCode = *approval
 		resp.Set(iso8583.FieldApprovalCode)
 	}
-	if err := r.Reply(&resp); err != nil {
+	if err := r.Reply(resp); err != nil {
 		f.log.Debug("flow: reply not delivered; the requester resends", "rrn", string(req.RRN[:]), "code", code.String(), "err", err)
 	}
 }
@@ -301,16 +309,11 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 		f.answer(p, code, nil)
 	}
 
-	// A payment this key already made (or tried) answers from the ledger.
-	if t, found, err := f.readTransfer(p.id); err != nil {
-		finishNow(iso8583.ResponseSystemError)
-		return true
-	} else if found {
-		f.m.resends.Inc()
-		f.finish(p)
-		f.answerFromLedger(p, &t)
-		return true
-	}
+	// A payment this key already made (or tried) is found by the
+	// reservation below: the ledger answers exists (or id_already_failed)
+	// and the first outcome is read back. The ledger is not read before,
+	// because a read here would cost every payment a Pebble lookup (and
+	// its goroutine a deep stack) to save a route for the rare resend.
 
 	rt, code := f.route(p)
 	if code != iso8583.ResponseApproved {
@@ -352,7 +355,9 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 		ledger.ExistsWithDifferentAmount, ledger.ExistsWithDifferentCurrency, ledger.ExistsWithDifferentCode,
 		ledger.ExistsWithDifferentUserRef, ledger.ExistsWithDifferentFlags, ledger.ExistsWithDifferentTimeout,
 		ledger.ExistsWithDifferentPendingID, ledger.IDAlreadyFailed:
-		// Another node (an old leader) got there first: the ledger says how.
+		// A resend, or another node (an old leader) got there first: the
+		// ledger says how it went.
+		f.m.resends.Inc()
 		f.finish(p)
 		if t, found, err := f.readTransfer(p.id); err == nil && found {
 			f.answerFromLedger(p, &t)
@@ -376,12 +381,14 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 	}
 
 	// Forward, with the STAN and time derived from the reservation.
-	fwd := *req
+	fwd := messages.Get().(*iso8583.Message)
+	defer messages.Put(fwd)
+	*fwd = *req
 	fwd.STAN = forwardSTAN(res.Timestamp)
 	fwd.TransmissionTime = forwardTime(res.Timestamp)
 	fwd.Clear(iso8583.FieldMAC)
 	if push {
-		err := setParticipant(&fwd, iso8583.FieldReceiver, rt.Payee.Participant)
+		err := setParticipant(fwd, iso8583.FieldReceiver, rt.Payee.Participant)
 		if err == nil {
 			err = fwd.SetBytes(iso8583.FieldPayeeAccount, []byte(rt.Payee.Account))
 		}
@@ -404,7 +411,7 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 	p.timer = time.AfterFunc(deadline, func() { f.deadlinePassed(p) })
 	p.fwdAt = time.Now()
 	f.mu.Unlock()
-	if err := f.send(target, &fwd); err != nil {
+	if err := f.send(target, fwd); err != nil {
 		// The target has no session: it never saw the payment.
 		if p.done.CompareAndSwap(false, true) {
 			p.timer.Stop()

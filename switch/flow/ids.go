@@ -130,9 +130,14 @@ func contentHash(m *iso8583.Message) ledger.ID {
 func forwardSTAN(ts uint64) uint32 { return uint32(ts%999_999) + 1 }
 
 func forwardTime(ts uint64) [10]byte {
-	var m iso8583.Message
-	m.SetTransmissionTime(time.Unix(0, int64(ts)))
-	return m.TransmissionTime
+	t := time.Unix(0, int64(ts)).UTC()
+	_, month, day := t.Date()
+	hour, minute, second := t.Clock()
+	var out [10]byte
+	for i, v := range [5]int{int(month), day, hour, minute, second} {
+		out[2*i], out[2*i+1] = byte('0'+v/10), byte('0'+v%10)
+	}
+	return out
 }
 
 // approvalRef packs a 6-character approval code into a transfer's
