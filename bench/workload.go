@@ -16,7 +16,11 @@ type Workload struct {
 	ColdAccounts   int    // small participants' position accounts; default 100,000
 	HotPercent     int    // share of debits and credits that hit a hot account; default 80
 	PendingPercent int    // share of transfers made as pending then posted in the next batch; default 0
-	Seed           uint64
+	// Uniform, when set, picks every position account alike, hot ones
+	// included, and HotPercent has no effect: no account takes more than
+	// its share. (HotPercent 0 cannot say this: it means the default.)
+	Uniform bool
+	Seed    uint64
 }
 
 func (w Workload) withDefaults() Workload {
@@ -85,6 +89,9 @@ func newGenerator(w Workload) *generator {
 }
 
 func (g *generator) pickAccount() int {
+	if g.w.Uniform {
+		return g.rng.IntN(g.w.HotAccounts + g.w.ColdAccounts)
+	}
 	if g.rng.IntN(100) < g.w.HotPercent {
 		return g.rng.IntN(g.w.HotAccounts)
 	}

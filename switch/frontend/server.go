@@ -250,12 +250,13 @@ func (srv *Server) removeSession(s *Session) {
 }
 
 // register adds signed-on s to the sessions of its participant. It fails
-// (false) when s is closing or the participant has sessionsPerParticipantMax.
-func (srv *Server) register(s *Session, a *auth) bool {
+// when s is closing (ErrSessionClosed) or the participant has
+// sessionsPerParticipantMax (errSessionsMax).
+func (srv *Server) register(s *Session, a *auth) error {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if s.closing.Load() {
-		return false
+		return ErrSessionClosed
 	}
 	p := srv.peers[a.participant]
 	if p == nil {
@@ -263,15 +264,19 @@ func (srv *Server) register(s *Session, a *auth) bool {
 		srv.peers[a.participant] = p
 	}
 	if len(p.sessions) >= sessionsPerParticipantMax {
-		return false
+		return errSessionsMax
 	}
 	invariant.Always(!s.registered, "frontend: session %d registered twice", s.id)
 	s.auth.Store(a)
 	p.sessions = append(p.sessions[:len(p.sessions):len(p.sessions)], s)
 	s.registered = true
 	srv.metrics.signedOn.Inc()
-	return true
+	return nil
 }
+
+// errSessionsMax: a participant already has sessionsPerParticipantMax
+// signed-on sessions.
+var errSessionsMax = errors.New("frontend: participant has too many sessions")
 
 // unregister takes s out of its participant's sessions, if it is there.
 func (srv *Server) unregister(s *Session) {

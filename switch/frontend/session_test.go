@@ -2,7 +2,6 @@ package frontend
 
 import (
 	"encoding/binary"
-	"sync/atomic"
 	"testing"
 
 	"github.com/payswitch/payswitch/switch/iso8583"
@@ -301,8 +300,8 @@ func TestHandlerPanic(t *testing.T) {
 	c.expect(iso8583.MTIFinancialResponse, ok.STAN, iso8583.ResponseApproved, true)
 }
 
-// Only one signed-on session is counted per connection; a second
-// participant's sessions are its own.
+// Sessions counts each participant's signed-on sessions, and forgets the
+// closed ones.
 func TestSessionsCount(t *testing.T) {
 	srv, _ := startServer(t, nil)
 	var clients [3]*client
@@ -318,10 +317,21 @@ func TestSessionsCount(t *testing.T) {
 	if got := srv.Sessions(bankB); got != 1 {
 		t.Errorf("Sessions(B) = %d, want 1", got)
 	}
-	var closed atomic.Int32
 	for _, c := range clients[:2] {
 		_ = c.conn.Close()
-		closed.Add(1)
 	}
-	eventually(t, "two sessions gone", func() bool { return srv.Sessions(bankA) == 3-int(closed.Load()) })
+	eventually(t, "two sessions gone", func() bool { return srv.Sessions(bankA) == 1 })
+}
+
+// A participant may hold sessionsPerParticipantMax sessions; one more
+// sign-on is answered 91.
+func TestSessionsPerParticipantMax(t *testing.T) {
+	srv, _ := startServer(t, nil)
+	for range sessionsPerParticipantMax {
+		dial(t, srv, bankA).signOn(iso8583.ResponseApproved)
+	}
+	dial(t, srv, bankA).signOn(iso8583.ResponseUnavailable)
+	if got := srv.Sessions(bankA); got != sessionsPerParticipantMax {
+		t.Errorf("Sessions = %d, want %d", got, sessionsPerParticipantMax)
+	}
 }

@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -61,9 +62,17 @@ func (srv *Server) admit(s *Session, a *auth, raw []byte, active bool) (iso8583.
 		return iso8583.ResponseUnavailable, reasonInactive, false
 	case !srv.cfg.IsLeader():
 		return iso8583.ResponseUnavailable, reasonNotLeader, false
-	case !srv.register(s, a):
+	}
+	if err := srv.register(s, a); err != nil {
+		// A session closed meanwhile gets no answer anyway; it is counted
+		// with the usual cause of such a race, CloseSessions on a
+		// leadership loss.
+		if errors.Is(err, ErrSessionClosed) {
+			return iso8583.ResponseUnavailable, reasonNotLeader, false
+		}
 		return iso8583.ResponseUnavailable, reasonSessionsMax, false
-	case !srv.cfg.IsLeader():
+	}
+	if !srv.cfg.IsLeader() {
 		srv.unregister(s)
 		s.auth.Store(nil)
 		return iso8583.ResponseUnavailable, reasonNotLeader, false
