@@ -107,13 +107,16 @@ func Start(cfg Config) (*Engine, error) {
 // Addr is the ISO 8583 listener's address.
 func (e *Engine) Addr() string { return e.frontend.Addr() }
 
-// Stop stops the front end gracefully (in-flight payments finish while ctx
-// allows) and the flow's background work.
+// Stop stops gracefully: new payments are refused (91) while those in
+// progress finish (their payees' answers still come in, or their
+// deadlines pass), as long as ctx allows; then the front end stops and the
+// flow's background work ends.
 func (e *Engine) Stop(ctx context.Context) error {
+	drainErr := e.Flow.Drain(ctx)
 	err := e.frontend.Stop(ctx)
 	e.stopRun()
 	<-e.runDone
-	return err
+	return errors.Join(drainErr, err)
 }
 
 // handler adapts the flow to the front end's Handler.

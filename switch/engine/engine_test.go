@@ -376,3 +376,38 @@ func TestLoadNoLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGracefulStop: a payment in progress when the switch is asked to stop
+// finishes (the payee's late-ish answer still gets in), and a new one is
+// refused with 91 meanwhile.
+func TestGracefulStop(t *testing.T) {
+	_, leader, tk := startNodes(t, 1)
+	e, err := Start(Config{Node: leader, Tokenizer: tk, Addr: "127.0.0.1:0", DefaultTimeout: 5 * time.Second, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := dial(t, e, alpha, alphaKey, nil)
+	dial(t, e, beta, betaKey, func(c *simulator.BankConfig) { c.DelayPercent = 100; c.Delay = 700 * time.Millisecond })
+	done := make(chan *simulator.Result, 1)
+	if err := a.PayAsync(simulator.Payment{PayeeParticipant: beta, PayeeAccount: "B", Amount: 100}, func(r *simulator.Result, err error) { done <- r }); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, "the payment to be in progress", func() bool { return e.Flow.Inflight() == 1 })
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stopped <- e.Stop(ctx)
+	}()
+	waitUntil(t, 5*time.Second, "draining", e.Flow.Draining)
+	refused, err := a.Pay(context.Background(), simulator.Payment{PayeeParticipant: beta, PayeeAccount: "B", Amount: 100})
+	if err != nil || refused.Code != iso8583.ResponseUnavailable {
+		t.Fatalf("a payment while stopping: %+v %v", refused, err)
+	}
+	if r := <-done; r == nil || r.Code != iso8583.ResponseApproved {
+		t.Fatalf("the payment in progress: %+v", r)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+}

@@ -87,6 +87,7 @@ type Flow struct {
 
 	mu       sync.Mutex
 	inflight map[iso8583.PaymentKey]*payment
+	draining atomic.Bool // set by Drain: new payments are refused with 91
 
 	advices adviceState
 }
@@ -165,6 +166,27 @@ func (f *Flow) send(participant uint64, m *iso8583.Message) error {
 // Inflight reports how many payments are in progress on this node.
 func (f *Flow) Inflight() int { return len(f.slots) }
 
+// Draining reports whether Drain was called.
+func (f *Flow) Draining() bool { return f.draining.Load() }
+
+// Drain refuses new payments (91) and waits until the payments in
+// progress have finished (answered, forwarded ones posted or voided by
+// their answer or deadline) or ctx ends. Responses and advices still flow
+// meanwhile. It is the first step of a graceful stop.
+func (f *Flow) Drain(ctx context.Context) error {
+	f.draining.Store(true)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for f.Inflight() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("flow: %d payments still in progress: %w", f.Inflight(), ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
 // Request handles a request from a signed-on session: 0200 (a payment)
 // or 0420 (the payer reverses one). It returns at once; the work goes on
 // in its own goroutine. m is copied.
@@ -173,6 +195,10 @@ func (f *Flow) Request(r Replier, m *iso8583.Message) {
 	case iso8583.MTIFinancialRequest, iso8583.MTIReversalAdvice:
 	default:
 		f.reply(r, m, iso8583.ResponseInvalidTransaction, nil)
+		return
+	}
+	if f.draining.Load() {
+		f.reply(r, m, iso8583.ResponseUnavailable, nil)
 		return
 	}
 	select {
