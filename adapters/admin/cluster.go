@@ -162,6 +162,17 @@ func (s *Server) deleteVoter(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
+	// Only the leader's configuration is authoritative: a follower's may
+	// not list a voter that was just added, so it answers not_leader
+	// before it judges membership.
+	if st := s.cfg.Cluster.Status(); !st.Ready {
+		if st.Leader == st.ID {
+			writeProblem(w, s.notLeader("", ""))
+		} else {
+			writeProblem(w, s.notLeader(st.Leader, st.LeaderAddr))
+		}
+		return
+	}
 	servers, err := s.servers(ctx)
 	if err != nil {
 		writeProblem(w, s.problemFor(err, false))
