@@ -93,3 +93,27 @@ links:
 		})
 	}
 }
+
+// FuzzParseBootstrap: no participants file, however broken, panics the
+// parser or the planner, and every error is a configuration error.
+func FuzzParseBootstrap(f *testing.F) {
+	if data, err := os.ReadFile("../deploy/examples/participants.yaml"); err == nil {
+		f.Add(data)
+	}
+	f.Add([]byte("version: 1\nparticipants:\n  - id: 1\n    currencies: [KES]\n"))
+	f.Add([]byte("version: 1\nlinks: [{id: \"msisdn:+254700000001\", participant: 1, account: A}]\n"))
+	f.Add([]byte("version: 1\nmandates: [{id: M, payer: {participant: 1, account: A}, payee: {participant: 2}, currency: KES, max_per_debit: \"1.00\", period: 1h, debits_per_period: 1}]\n"))
+	tk, _ := NewTokenizer([]byte("bootstrap fuzz secret of 32 byte"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := ParseBootstrap(data)
+		if err != nil {
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("parse error %v is not a configuration error", err)
+			}
+			return
+		}
+		if _, err := b.Plan(data, tk); err != nil && !errors.Is(err, ErrConfig) {
+			t.Fatalf("plan error %v is not a configuration error", err)
+		}
+	})
+}

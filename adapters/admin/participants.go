@@ -122,27 +122,39 @@ func (s *Server) getParticipant(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, participantView(part))
 }
 
+// participantRequest reads what every participant change starts with:
+// the directory, the participant number in the path and a small JSON body
+// decoded strictly into v. It answers the problem itself and reports
+// false when any of them is wrong.
+func (s *Server) participantRequest(w http.ResponseWriter, r *http.Request, v any) (uint64, bool) {
+	if !s.routingReady(w) {
+		return 0, false
+	}
+	id, p := participantIDFromPath(r)
+	if p != nil {
+		writeProblem(w, p)
+		return 0, false
+	}
+	body, p := readBody(w, r, smallBodyBytesMax)
+	if p != nil {
+		writeProblem(w, p)
+		return 0, false
+	}
+	if err := decodeStrict(body, v); err != nil {
+		writeProblem(w, newProblem(CodeInvalidJSON, "%s", jsonErrorDetail("body", err)))
+		return 0, false
+	}
+	return id, true
+}
+
 // putParticipant onboards a participant (201) or updates it (200). The
 // body is a participants-file entry without positions or budgets (fund
 // with transfers and set limits with set_limit on the accounts listed in
 // the answer).
 func (s *Server) putParticipant(w http.ResponseWriter, r *http.Request) {
-	if !s.routingReady(w) {
-		return
-	}
-	id, p := participantIDFromPath(r)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
-	body, p := readBody(w, r, smallBodyBytesMax)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
 	var in routing.BootstrapParticipant
-	if err := decodeStrict(body, &in); err != nil {
-		writeProblem(w, newProblem(CodeInvalidJSON, "%s", jsonErrorDetail("body", err)))
+	id, ok := s.participantRequest(w, r, &in)
+	if !ok {
 		return
 	}
 	if in.ID != 0 && in.ID != id {
@@ -199,22 +211,9 @@ type statusBody struct {
 
 // postParticipantStatus suspends, reactivates or closes a participant.
 func (s *Server) postParticipantStatus(w http.ResponseWriter, r *http.Request) {
-	if !s.routingReady(w) {
-		return
-	}
-	id, p := participantIDFromPath(r)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
-	body, p := readBody(w, r, smallBodyBytesMax)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
 	var in statusBody
-	if err := decodeStrict(body, &in); err != nil {
-		writeProblem(w, newProblem(CodeInvalidJSON, "%s", jsonErrorDetail("body", err)))
+	id, ok := s.participantRequest(w, r, &in)
+	if !ok {
 		return
 	}
 	st, err := routing.ParseParticipantStatus(in.Status)
