@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"time"
 
 	"github.com/payswitch/payswitch/bench"
+	"github.com/payswitch/payswitch/bench/pgbaseline"
 	"github.com/payswitch/payswitch/switch/iso8583"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -19,7 +21,7 @@ func newBenchCommand() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks that print figures and the ratios DESIGN.md section 7 sets",
 	}
-	cmd.AddCommand(newBenchLedgerCommand(), newBenchClusterCommand(), newBenchFailoverCommand(), newBenchResolveCommand(), newBenchE2ECommand())
+	cmd.AddCommand(newBenchLedgerCommand(), newBenchClusterCommand(), newBenchFailoverCommand(), newBenchResolveCommand(), newBenchE2ECommand(), newBenchCompareCommand())
 	return cmd
 }
 
@@ -310,5 +312,83 @@ last one line:
 	f.IntVar(&cfg.Sessions, "sessions", 2, "TCP sessions per bank")
 	f.StringVar(&cfg.Dir, "dir", "", "where the nodes keep their state (default a temporary directory)")
 	f.BoolVar(&quick, "quick", false, "a 5-second run")
+	return cmd
+}
+
+func newBenchCompareCommand() *cobra.Command {
+	var cfg bench.CompareConfig
+	var quick bool
+	cmd := &cobra.Command{
+		Use:   "compare",
+		Short: "The same workloads side by side on raw Pebble, the ledger, a 3-node cluster and PostgreSQL",
+		Long: `Runs the same transfers, batch for batch, on four systems in one run, each
+fresh for each workload: raw Pebble synced batches of the very writes the
+ledger made (the physical reference, as 'bench ledger' measures it); the
+ledger store on one node (synced apply); a 3-node Raft cluster in this
+process (TCP on 127.0.0.1), fed the same batches through the leader by
+many concurrent submitters; and the PostgreSQL baseline (bench/pgbaseline)
+on a throwaway server, which gets only the first --postgres-transfers of
+the same stream, in the same batches: it is about a hundred times slower.
+Throughput is per system, so the counts may differ.
+
+Workloads: uniform (every account alike), skewed (80% of debits and
+credits on 8 hot participants' positions), two-phase (skewed, half the new
+transfers reserved and posted by the next batch; a reserve and its post
+count as two transfers).
+
+After each workload the ledger store's balances right after PostgreSQL's
+last batch must be identical to PostgreSQL's, and the cluster leader's
+after the run to the ledger store's; otherwise the command fails. Prints a
+table per workload, then last one line with the SKEWED workload's figures
+(the last workload's when skewed is not run; a skipped system reports 0):
+
+  pebble_tps=<n> ledger_tps=<n> cluster_tps=<n> postgres_tps=<n> ledger_vs_postgres=<x> ledger_vs_pebble=<x>
+
+PostgreSQL must be installed (apt-get install -y postgresql), or use
+--skip-postgres.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if quick {
+				for flag, set := range map[string]func(){
+					"transfers":          func() { cfg.Transfers = 200_000 },
+					"postgres-transfers": func() { cfg.PostgresTransfers = 6_000 },
+					"cold-accounts":      func() { cfg.Workload.ColdAccounts = 10_000 },
+				} {
+					if !cmd.Flags().Changed(flag) {
+						set()
+					}
+				}
+			}
+			out := cmd.OutOrStdout()
+			postgres := fmt.Sprintf("postgres the first %d", cfg.PostgresTransfers)
+			if cfg.SkipPostgres {
+				postgres = "postgres skipped"
+			}
+			fmt.Fprintf(out, "compare: %v; %d transfers a workload (%s) in batches of %d; %d CPUs\n",
+				cfg.Workloads, cfg.Transfers, postgres, cfg.BatchSize, runtime.NumCPU())
+			cfg.Progress = func(line string) { fmt.Fprintln(out, line) }
+			res, err := bench.RunCompare(cmd.Context(), cfg)
+			if errors.Is(err, pgbaseline.ErrNotInstalled) {
+				return fmt.Errorf("%w\n(or run with --skip-postgres to measure the other systems)", err)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(out, res.Line())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&cfg.Workloads, "workloads", bench.CompareWorkloadNames(), "workloads to run, in order")
+	f.IntVar(&cfg.Transfers, "transfers", 1_000_000, "timed transfers per workload for pebble, the ledger and the cluster")
+	f.IntVar(&cfg.PostgresTransfers, "postgres-transfers", 20_000, "timed transfers per workload for PostgreSQL (the first ones of the same stream)")
+	f.IntVar(&cfg.Postgres.Clients, "postgres-clients", 16, "PostgreSQL client connections")
+	f.IntVar(&cfg.BatchSize, "batch", 4096, "transfers per batch")
+	f.IntVar(&cfg.ClusterSubmitters, "cluster-submitters", 128, "concurrent submitters to the cluster's leader, 64 transfers each")
+	f.BoolVar(&cfg.SkipPostgres, "skip-postgres", false, "do not run PostgreSQL")
+	f.BoolVar(&cfg.SkipCluster, "skip-cluster", false, "do not run the cluster")
+	addWorkloadFlags(f, &cfg.Workload)
+	f.StringVar(&cfg.Dir, "dir", "", "where to put the temporary stores (default the system temp dir)")
+	f.BoolVar(&quick, "quick", false, "200,000 transfers (postgres 6,000) on 10,000 cold accounts: under a minute for all three workloads")
 	return cmd
 }
