@@ -183,7 +183,9 @@ func msisdn(dst []byte, n int) []byte {
 // its participants into tables only.
 type noAccounts struct{}
 
-func (noAccounts) Account(ledger.ID) (ledger.Account, bool, error) { return ledger.Account{}, false, nil }
+func (noAccounts) Account(ledger.ID) (ledger.Account, bool, error) {
+	return ledger.Account{}, false, nil
+}
 
 // fillMapper onboards the requesters and one payee bank, then links
 // cfg.Links identifiers through Apply, in entries of the largest size.

@@ -38,7 +38,7 @@ replicated double-entry ledger. Start with 'payswitch demo'.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCommand(), newBenchCommand(), newCheckCommand(), newServeCommand(), newAdminCommand(), newSimBankCommand())
+	root.AddCommand(newDemoCommand(), newBenchCommand(), newCheckCommand(), newServeCommand(), newAdminCommand(), newSimBankCommand(), newSimCommand())
 	var cpuProfile string
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {

@@ -90,6 +90,9 @@ func Start(cfg Config) (*Server, error) {
 		srv.runErr = gnet.Run(events, "tcp://"+cfg.Addr,
 			gnet.WithMulticore(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			// A node restarted after a crash must get its port back while
+			// the old sessions' sockets linger in TIME_WAIT.
+			gnet.WithReuseAddr(true),
 			gnet.WithLogger(gnetLogger{srv.log}))
 		if srv.runErr != nil && !srv.stopping.Load() {
 			srv.log.Error("frontend: gnet stopped", "err", srv.runErr)
