@@ -32,8 +32,9 @@ type E2EConfig struct {
 	Nodes int
 	// Rate is the offered load, payments per second in all, open loop.
 	Rate float64
-	// Duration is how long the load runs.
-	Duration time.Duration
+	// Duration is how long the measured load runs, after Warmup at the
+	// same rate (not measured, but checked in the ledger like the rest).
+	Duration, Warmup time.Duration
 	// Banks each pay the others and are paid by them; Sessions each.
 	Banks, Sessions int
 	// Amount of every payment, in minor units: fixed, so that the ledger
@@ -239,40 +240,17 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 		return res, err
 	}
 
-	// Every bank pays every other bank, open loop, at its share of the rate.
-	results := make([]*simulator.LoadResult, len(banks))
-	errs := make([]error, len(banks))
-	var mu sync.Mutex
-	sent, done := make([]int, len(banks)), make([]int, len(banks))
-	var wg sync.WaitGroup
-	for i, b := range banks {
-		var payees []simulator.Payee
-		for j := range banks {
-			if j != i {
-				payees = append(payees, simulator.Payee{Participant: uint64(e2eParticipantBase + j), Account: fmt.Sprintf("ACC%d", j)})
-			}
+	// A warm-up at the same rate first (caches, connections, goroutine
+	// stacks, TCP windows), then the measured run. Both count in the
+	// ledger check; only the measured run counts in the figures.
+	var warm []*simulator.LoadResult
+	if cfg.Warmup > 0 {
+		if warm, err = e2ePhase(ctx, banks, cfg, cfg.Warmup, nil); err != nil {
+			return res, err
 		}
-		wg.Go(func() {
-			results[i], errs[i] = b.RunLoad(ctx, simulator.LoadConfig{Rate: cfg.Rate / float64(len(banks)), Duration: cfg.Duration,
-				Payees: payees, AmountMin: cfg.Amount, AmountMax: cfg.Amount, Timeout: 15 * time.Second,
-				Progress: func(s, d int) {
-					if cfg.Progress == nil {
-						return
-					}
-					mu.Lock()
-					sent[i], done[i] = s, d
-					ts, td := 0, 0
-					for k := range sent {
-						ts += sent[k]
-						td += done[k]
-					}
-					mu.Unlock()
-					cfg.Progress(ts, td)
-				}})
-		})
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	results, err := e2ePhase(ctx, banks, cfg, cfg.Duration, cfg.Progress)
+	if err != nil {
 		return res, err
 	}
 
@@ -294,6 +272,11 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 	}
 	res.Approved = res.ByCode[iso8583.ResponseApproved]
 	res.Errors = res.Sent + res.NotSent - res.Approved
+	approvedAll := res.Approved
+	for i, r := range warm {
+		approved[i] = append(approved[i], r.Approved...)
+		approvedAll += r.ByCode[iso8583.ResponseApproved]
+	}
 	res.TPS = float64(res.Approved) / res.Elapsed.Seconds()
 	res.P50ms = float64(all.ValueAtQuantile(50)) / 1e3
 	res.P99ms = float64(all.ValueAtQuantile(99)) / 1e3
@@ -332,13 +315,51 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 		for i := range after {
 			moved += after[i] - before[i]
 		}
-		res.Extra = int64(moved) - int64(uint64(res.Approved)*cfg.Amount)
+		res.Extra = int64(moved) - int64(uint64(approvedAll)*cfg.Amount)
 		if res.Extra <= 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return res, nil
+}
+
+// e2ePhase has every bank pay every other bank, open loop, at its share
+// of the rate, for d.
+func e2ePhase(ctx context.Context, banks []*simulator.Bank, cfg E2EConfig, d time.Duration, progress func(sent, done int)) ([]*simulator.LoadResult, error) {
+	results := make([]*simulator.LoadResult, len(banks))
+	errs := make([]error, len(banks))
+	var mu sync.Mutex
+	sent, done := make([]int, len(banks)), make([]int, len(banks))
+	var wg sync.WaitGroup
+	for i, b := range banks {
+		var payees []simulator.Payee
+		for j := range banks {
+			if j != i {
+				payees = append(payees, simulator.Payee{Participant: uint64(e2eParticipantBase + j), Account: fmt.Sprintf("ACC%d", j)})
+			}
+		}
+		wg.Go(func() {
+			results[i], errs[i] = b.RunLoad(ctx, simulator.LoadConfig{Rate: cfg.Rate / float64(len(banks)), Duration: d,
+				Payees: payees, AmountMin: cfg.Amount, AmountMax: cfg.Amount, Timeout: 15 * time.Second,
+				Progress: func(s, dn int) {
+					if progress == nil {
+						return
+					}
+					mu.Lock()
+					sent[i], done[i] = s, dn
+					ts, td := 0, 0
+					for k := range sent {
+						ts += sent[k]
+						td += done[k]
+					}
+					mu.Unlock()
+					progress(ts, td)
+				}})
+		})
+	}
+	wg.Wait()
+	return results, errors.Join(errs...)
 }
 
 // onboardBanks onboards n banks with MAC keys, funds their positions far

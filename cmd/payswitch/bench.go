@@ -272,9 +272,12 @@ last one line:
 			if quick && !cmd.Flags().Changed("duration") {
 				cfg.Duration = 5 * time.Second
 			}
+			if quick && !cmd.Flags().Changed("warmup") {
+				cfg.Warmup = time.Second
+			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "e2e benchmark: %d node(s), %d banks x %d sessions, %.0f payments/s offered for %v; %d CPUs\n",
-				cfg.Nodes, cfg.Banks, cfg.Sessions, cfg.Rate, cfg.Duration, runtime.NumCPU())
+			fmt.Fprintf(out, "e2e benchmark: %d node(s), %d banks x %d sessions, %.0f payments/s offered for %v after a %v warm-up; %d CPUs\n",
+				cfg.Nodes, cfg.Banks, cfg.Sessions, cfg.Rate, cfg.Duration, cfg.Warmup, runtime.NumCPU())
 			total := int(cfg.Rate * cfg.Duration.Seconds())
 			bar := newProgressBar(total, "payments")
 			cfg.Progress = func(_, done int) { _ = bar.Set(done) }
@@ -307,11 +310,12 @@ last one line:
 	f := cmd.Flags()
 	f.IntVar(&cfg.Nodes, "nodes", 1, "1, or 3 for a 3-node cluster on this machine")
 	f.Float64Var(&cfg.Rate, "rate", 30_000, "offered payments per second, open loop")
-	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long the load runs")
+	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long the measured load runs")
+	f.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "load at the same rate before the measured run (checked in the ledger, not measured)")
 	f.IntVar(&cfg.Banks, "banks", 4, "simulated banks (each pays the others)")
 	f.IntVar(&cfg.Sessions, "sessions", 2, "TCP sessions per bank")
 	f.StringVar(&cfg.Dir, "dir", "", "where the nodes keep their state (default a temporary directory)")
-	f.BoolVar(&quick, "quick", false, "a 5-second run")
+	f.BoolVar(&quick, "quick", false, "a 5-second run after a 1-second warm-up")
 	return cmd
 }
 
