@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/payswitch/payswitch/bench"
@@ -322,6 +323,7 @@ last one line:
 func newBenchCompareCommand() *cobra.Command {
 	var cfg bench.CompareConfig
 	var quick bool
+	var reportDir string
 	cmd := &cobra.Command{
 		Use:   "compare",
 		Short: "The same workloads side by side on raw Pebble, the ledger, a 3-node cluster and PostgreSQL",
@@ -378,11 +380,19 @@ PostgreSQL must be installed (apt-get install -y postgresql), or use
 			if err != nil {
 				return err
 			}
+			if reportDir != "" {
+				index, err := bench.WriteCompareReport(reportDir, strings.Join(os.Args, " "), res)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "report: %s\n", index)
+			}
 			fmt.Fprintln(out, res.Line())
 			return nil
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&reportDir, "report", "", "also write an HTML report with PNG plots to this directory")
 	f.StringSliceVar(&cfg.Workloads, "workloads", bench.CompareWorkloadNames(), "workloads to run, in order")
 	f.IntVar(&cfg.Transfers, "transfers", 1_000_000, "timed transfers per workload for pebble, the ledger and the cluster")
 	f.IntVar(&cfg.PostgresTransfers, "postgres-transfers", 20_000, "timed transfers per workload for PostgreSQL (the first ones of the same stream)")
