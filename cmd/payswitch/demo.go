@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -187,7 +186,7 @@ func runDemo(ctx context.Context, out io.Writer, cfg demoConfig) error {
 		})
 	}
 	// Baobab Bank reverses a payment of its own now and then.
-	var reversals [2]atomic.Int64 // voided, refused as final
+	var reversals reversalCounts
 	wg.Go(func() { demoReversals(loadCtx, sims[1], cfg.duration, &reversals) })
 
 	live := newLiveLine(out, reg, node)
@@ -234,8 +233,10 @@ func fromHex(c byte) byte {
 }
 
 // demoReversals has bank send a payment to Acme Bank and reverse it at
-// once, twice a second: the reversal voids it when it is not final yet.
-func demoReversals(ctx context.Context, bank *simulator.Bank, d time.Duration, counts *[2]atomic.Int64) {
+// once, twice a second: the reversal voids it when it is not final yet
+// (0430 00), and is refused when it already is (12). It counts the 0430
+// answers by code, and the reversals that got no answer.
+func demoReversals(ctx context.Context, bank *simulator.Bank, d time.Duration, counts *reversalCounts) {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	stop := time.After(d)
@@ -249,19 +250,44 @@ func demoReversals(ctx context.Context, bank *simulator.Bank, d time.Duration, c
 		}
 		rrn := bank.NextRRN()
 		if err := bank.PayAsync(simulator.Payment{RRN: rrn, PayeeParticipant: 10001, PayeeAccount: "0010000999", Amount: 12_345}, func(*simulator.Result, error) {}); err != nil {
+			counts.add("not sent")
 			continue
 		}
 		res, err := bank.Reverse(ctx, rrn)
 		if err != nil {
+			counts.add("no answer")
 			continue
 		}
-		switch res.Code {
-		case iso8583.ResponseApproved:
-			counts[0].Add(1)
-		case iso8583.ResponseInvalidTransaction:
-			counts[1].Add(1)
-		}
+		counts.add(res.Code.String())
 	}
+}
+
+// reversalCounts counts the demo's payer reversals by outcome.
+type reversalCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *reversalCounts) add(outcome string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[outcome]++
+}
+
+func (c *reversalCounts) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var parts []string
+	for _, k := range slices.Sorted(mapsKeys(c.n)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, c.n[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
 }
 
 func printParticipants(out io.Writer, node *replica.Node) error {
@@ -365,7 +391,7 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 	}
 }
 
-func demoReport(out io.Writer, node *replica.Node, banks []demoBank, sims []*simulator.Bank, results []*simulator.LoadResult, reversals *[2]atomic.Int64) error {
+func demoReport(out io.Writer, node *replica.Node, banks []demoBank, sims []*simulator.Bank, results []*simulator.LoadResult, reversals *reversalCounts) error {
 	all := hdrhistogram.New(1, 120_000_000, 3)
 	byCode := map[iso8583.ResponseCode]int{}
 	sent, timedOut := 0, 0
@@ -396,7 +422,7 @@ func demoReport(out io.Writer, node *replica.Node, banks []demoBank, sims []*sim
 		fmt.Fprintf(tw, "no answer in time\t%d\t\n", timedOut)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(out, "payer reversals (0420): %d voided before they were final, %d refused as final (12)\n", reversals[0].Load(), reversals[1].Load())
+	fmt.Fprintf(out, "payer reversals (0420) by answer (00 voided before final, 12 refused as final, 25 arrived before its payment): %s\n", reversals)
 	fmt.Fprintln(out, "\nas payees:")
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "participant\treceived\tapproved\tdeclined\tanswered late\tnever answered\treversal advices\t")
