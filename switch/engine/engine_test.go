@@ -44,6 +44,15 @@ var (
 // returns them once one leads, with the example participants applied.
 func startNodes(t *testing.T, n int) ([]*replica.Node, *replica.Node, *routing.Tokenizer) {
 	t.Helper()
+	nodes, leader, tk, _ := startStoppableNodes(t, n)
+	return nodes, leader, tk
+}
+
+// startStoppableNodes is startNodes that also returns a function to stop
+// each node (it waits for the node's Run to return).
+func startStoppableNodes(t *testing.T, n int) ([]*replica.Node, *replica.Node, *routing.Tokenizer, []func()) {
+	t.Helper()
+	var stops []func()
 	var peers []replica.Peer
 	var lns []net.Listener
 	for i := range n {
@@ -73,10 +82,10 @@ func startNodes(t *testing.T, n int) ([]*replica.Node, *replica.Node, *routing.T
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- node.Run(ctx) }()
-		t.Cleanup(func() {
-			cancel()
-			<-done
-		})
+		var once sync.Once
+		stop := func() { once.Do(func() { cancel(); <-done }) }
+		t.Cleanup(stop)
+		stops = append(stops, stop)
 		nodes = append(nodes, node)
 	}
 	var leader *replica.Node
@@ -105,7 +114,7 @@ func startNodes(t *testing.T, n int) ([]*replica.Node, *replica.Node, *routing.T
 	if _, err := plan.Apply(context.Background(), leader); err != nil {
 		t.Fatal(err)
 	}
-	return nodes, leader, tk
+	return nodes, leader, tk, stops
 }
 
 func startEngine(t *testing.T, node *replica.Node, tk *routing.Tokenizer, timeout time.Duration) *Engine {
@@ -423,5 +432,63 @@ func TestGracefulStop(t *testing.T) {
 	}
 	if err := <-stopped; err != nil {
 		t.Fatalf("stop: %v", err)
+	}
+}
+
+// TestAdviceSurvivesLeaderChange: a payment is forwarded and then its
+// leader stops before the payee answers. The new leader finds the
+// reservation nobody is finishing, voids it and owes the payee a reversal
+// advice, which reaches the payee when it signs on at the new leader; the
+// payer's resend gets 68.
+func TestAdviceSurvivesLeaderChange(t *testing.T) {
+	nodes, leader, tk, stops := startStoppableNodes(t, 3)
+	e := startEngine(t, leader, tk, 30*time.Second)
+	a := dial(t, e, alpha, alphaKey, nil)
+	silent := dial(t, e, beta, betaKey, func(c *simulator.BankConfig) { c.DropPercent = 100 })
+	rrn := a.NextRRN()
+	p := simulator.Payment{RRN: rrn, PayeeParticipant: beta, PayeeAccount: "B9", Amount: 777}
+	if err := a.PayAsync(p, func(*simulator.Result, error) {}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the payee to see the payment", func() bool { return silent.Received().Payments == 1 })
+	if tr, ok := transferOf(t, leader, alpha, rrn); !ok || tr.Status != ledger.StatusPending {
+		t.Fatalf("the forwarded payment is %+v", tr)
+	}
+
+	// The leader goes away with the payment in progress.
+	stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_ = e.Stop(stopCtx) // cannot drain: the payee never answers
+	cancel()
+	_ = silent.Close()
+	_ = a.Close()
+	for i, n := range nodes {
+		if n == leader {
+			stops[i]()
+		}
+	}
+	var next *replica.Node
+	waitUntil(t, 20*time.Second, "a new leader", func() bool {
+		for _, n := range nodes {
+			if n != leader && n.IsLeader() {
+				next = n
+				return true
+			}
+		}
+		return false
+	})
+	e2 := startEngine(t, next, tk, 30*time.Second)
+	waitUntil(t, 10*time.Second, "the new leader to void the orphan and owe an advice", func() bool {
+		tr, ok := transferOf(t, next, alpha, rrn)
+		return ok && tr.Status == ledger.StatusVoided && next.Routing().OutboxLen() == 1
+	})
+	back := dial(t, e2, beta, betaKey, nil)
+	waitUntil(t, 10*time.Second, "the advice to be answered", func() bool { return next.Routing().OutboxLen() == 0 })
+	if st := back.Received(); st.Advices == 0 || st.AdviceLog[0].RRN != rrn {
+		t.Fatalf("the payee got %+v", st.AdviceLog)
+	}
+	a2 := dial(t, e2, alpha, alphaKey, nil)
+	res, err := a2.Pay(context.Background(), p) // the same RRN and content, sent again
+	if err != nil || res.Code != iso8583.ResponsePayeeTimedOut {
+		t.Fatalf("the payer's resend: %+v %v", res, err)
 	}
 }
