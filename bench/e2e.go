@@ -70,6 +70,9 @@ func (c *E2EConfig) withDefaults() {
 
 // E2EResult is what the run measured and what the ledger check found.
 type E2EResult struct {
+	// Latency holds every answered payment's latency in microseconds, from
+	// its scheduled send time.
+	Latency *hdrhistogram.Histogram
 	Sent, Approved, Errors int
 	ByCode                 map[iso8583.ResponseCode]int
 	TimedOut, Failed       int
@@ -281,6 +284,7 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 	res.P50ms = float64(all.ValueAtQuantile(50)) / 1e3
 	res.P99ms = float64(all.ValueAtQuantile(99)) / 1e3
 	res.P999ms = float64(all.ValueAtQuantile(99.9)) / 1e3
+	res.Latency = all
 	res.Legs = legTimings(reg)
 	res.Raft = raftTimings(leader.Registry())
 

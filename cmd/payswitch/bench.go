@@ -255,6 +255,7 @@ Prints the figures, then last one line:
 func newBenchE2ECommand() *cobra.Command {
 	var cfg bench.E2EConfig
 	var quick bool
+	var reportDir string
 	cmd := &cobra.Command{
 		Use:   "e2e",
 		Short: "ISO 8583 end to end: simulated payer banks → switch → simulated payee banks → post",
@@ -301,6 +302,13 @@ last one line:
 			fmt.Fprintf(out, "raft on the leader: %d entries, %.0f commands per entry, %.2f ms mean commit, %.0f overloaded\n",
 				res.Raft.Entries, res.Raft.MeanCommands, res.Raft.MeanCommit, res.Raft.Overloaded)
 			fmt.Fprintf(out, "ledger check: %d approved payments not posted, %d minor units moved beyond the approved payments\n", res.Lost, res.Extra)
+			if reportDir != "" {
+				index, err := bench.WriteE2EReport(reportDir, strings.Join(os.Args, " "), cfg, res)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "report: %s\n", index)
+			}
 			fmt.Fprintln(out, res.Line())
 			if res.Lost != 0 || res.Extra != 0 {
 				return fmt.Errorf("bench e2e: the ledger disagrees with the answers: %d lost, %d extra", res.Lost, res.Extra)
@@ -310,6 +318,7 @@ last one line:
 	}
 	f := cmd.Flags()
 	f.IntVar(&cfg.Nodes, "nodes", 1, "1, or 3 for a 3-node cluster on this machine")
+	f.StringVar(&reportDir, "report", "", "also write an HTML report with PNG plots to this directory")
 	f.Float64Var(&cfg.Rate, "rate", 30_000, "offered payments per second, open loop")
 	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long the measured load runs")
 	f.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "load at the same rate before the measured run (checked in the ledger, not measured)")

@@ -1,0 +1,57 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"strconv"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/payswitch/payswitch/bench/report"
+	"github.com/payswitch/payswitch/switch/iso8583"
+)
+
+// WriteE2EReport writes an end-to-end run as a self-contained HTML report
+// with PNG plots to dir: the latency distribution and percentiles seen by
+// the payers, the outcomes by response code, the switch's own timing of
+// each leg and the ledger check.
+func WriteE2EReport(dir, command string, cfg E2EConfig, res E2EResult) (string, error) {
+	rep := &report.Report{
+		Title: "payswitch bench e2e",
+		Meta: [][2]string{{"command", command}, {"cores", strconv.Itoa(runtime.NumCPU())}, {"go", runtime.Version()},
+			{"nodes", strconv.Itoa(cfg.Nodes)}, {"offered", fmt.Sprintf("%.0f payments/s for %v after a %v warm-up", cfg.Rate, cfg.Duration, cfg.Warmup)},
+			{"line", res.Line()}},
+	}
+	var charts []report.Chart
+	if res.Latency != nil && res.Latency.TotalCount() > 0 {
+		hists := map[string]*hdrhistogram.Histogram{"all payments": res.Latency}
+		dist := report.LatencyChart("Latency from the scheduled send time to the 0210", hists)
+		dist.Caption = "Open loop: each payment's latency counts from when it was due, so time spent queueing behind slow ones counts (coordinated omission corrected)."
+		charts = append(charts, dist, report.PercentileChart("Latency by percentile", hists))
+	}
+	var codes []string
+	var counts []float64
+	for _, c := range iso8583.ResponseCodes() {
+		if n := res.ByCode[c]; n > 0 {
+			codes = append(codes, c.String()+" "+c.Meaning())
+			counts = append(counts, float64(n))
+		}
+	}
+	if res.TimedOut > 0 {
+		codes, counts = append(codes, "no answer in time"), append(counts, float64(res.TimedOut))
+	}
+	if len(codes) > 0 {
+		xs := make([]float64, len(counts))
+		for i := range xs {
+			xs[i] = float64(i)
+		}
+		charts = append(charts, report.BarChart("Outcomes by response code", "outcome", "payments", codes, report.Series{Name: "payments", X: xs, Y: counts}))
+	}
+	legs := report.Table{Title: "The switch's own timing of each leg", Header: []string{"leg", "payments", "mean ms", "p99 ms (bucket bound)"}, NumericFrom: 1}
+	for _, l := range res.Legs {
+		legs.Rows = append(legs.Rows, []string{l.Leg, strconv.FormatUint(l.Count, 10), fmt.Sprintf("%.2f", l.MeanMs), fmt.Sprintf("%.2f", l.P99Ms)})
+	}
+	check := fmt.Sprintf("Ledger check: %d approved payments not posted, %d minor units moved beyond the approved payments. Raft on the leader: %d entries, %.0f commands per entry, %.2f ms mean commit.",
+		res.Lost, res.Extra, res.Raft.Entries, res.Raft.MeanCommands, res.Raft.MeanCommit)
+	rep.Sections = append(rep.Sections, report.Section{Title: "Payments", Text: check, Charts: charts, Tables: []report.Table{legs}})
+	return rep.Write(dir)
+}
