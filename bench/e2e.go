@@ -72,7 +72,7 @@ func (c *E2EConfig) withDefaults() {
 type E2EResult struct {
 	// Latency holds every answered payment's latency in microseconds, from
 	// its scheduled send time.
-	Latency *hdrhistogram.Histogram
+	Latency                *hdrhistogram.Histogram
 	Sent, Approved, Errors int
 	ByCode                 map[iso8583.ResponseCode]int
 	TimedOut, Failed       int
