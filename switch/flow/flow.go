@@ -99,7 +99,7 @@ type payment struct {
 	key     iso8583.PaymentKey
 	id      ledger.ID
 	hash    ledger.ID
-	req     iso8583.Message // as the requester sent it
+	req     *iso8583.Message // as the requester sent it; the flow's own copy
 	replier Replier
 	// also are resends of the same request that wait for the same answer
 	// (at most alsoMax).
@@ -258,13 +258,13 @@ func (f *Flow) reply(r Replier, req *iso8583.Message, code iso8583.ResponseCode,
 // answer is reply for a payment's requester and every resend waiting with
 // it, and counts the outcome.
 func (f *Flow) answer(p *payment, code iso8583.ResponseCode, approval *[6]byte) {
-	f.reply(p.replier, &p.req, code, approval)
+	f.reply(p.replier, p.req, code, approval)
 	f.mu.Lock()
 	also := p.also
 	p.also = nil
 	f.mu.Unlock()
 	for _, r := range also {
-		f.reply(r, &p.req, code, approval)
+		f.reply(r, p.req, code, approval)
 	}
 	f.m.payments.WithLabelValues(code.String()).Inc()
 	f.m.leg.WithLabelValues("total").Observe(time.Since(p.start).Seconds())
@@ -299,7 +299,7 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 		f.reply(r, req, iso8583.ResponseInvalidTransaction, nil)
 		return false
 	}
-	p := &payment{key: key, id: transferID(tagPayment, key), hash: contentHash(req), req: *req, replier: r, push: push, start: start}
+	p := &payment{key: key, id: transferID(tagPayment, key), hash: contentHash(req), req: req, replier: r, push: push, start: start}
 
 	// One payment per key on this node at a time; a resend joins it.
 	f.mu.Lock()
@@ -472,7 +472,7 @@ func (f *Flow) forwardedState(p *payment) (target uint64, fwdAt time.Time, timer
 
 // route asks the router where the payment goes.
 func (f *Flow) route(p *payment) (routing.Route, iso8583.ResponseCode) {
-	req := &p.req
+	req := p.req
 	pr := routing.PaymentRequest{TransferID: p.id.String(), Currency: req.Currency, Amount: req.Amount}
 	payerAccount := string(req.Bytes(iso8583.FieldPayerAccount))
 	payeeField := string(req.Bytes(iso8583.FieldPayeeAccount))
