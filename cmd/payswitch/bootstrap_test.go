@@ -99,10 +99,12 @@ func TestServeBootstrap(t *testing.T) {
 	})
 	var acct admin.AccountView
 	pos := list.Participants[0].Accounts[0]
-	waitUntil(t, 10*time.Second, "Alpha Bank's funding", func() bool {
-		return adminCall(t, "GET", base+"/admin/ledger/accounts/"+pos.ID, nil, &acct) == 200 && acct.CreditsPosted == "5000000.00"
+	// Funding and limits are applied after the participants: wait for both.
+	waitUntil(t, 10*time.Second, "Alpha Bank's funding and limit", func() bool {
+		return adminCall(t, "GET", base+"/admin/ledger/accounts/"+pos.ID, nil, &acct) == 200 &&
+			acct.CreditsPosted == "5000000.00" && acct.Limit == "250000.00"
 	})
-	if acct.Limit != "250000.00" || pos.Kind != "position" {
+	if pos.Kind != "position" {
 		t.Fatalf("position %+v of %+v", acct, pos)
 	}
 
