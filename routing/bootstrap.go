@@ -281,6 +281,10 @@ func sortedPositions(m map[string]BootstrapPosition) func(func(string, Bootstrap
 	}
 }
 
+// SplitErrors returns the single errors inside err, however deeply
+// errors.Join nested them: each *FieldError of a Validate, for instance.
+func SplitErrors(err error) []error { return flatten(err) }
+
 func flatten(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []error

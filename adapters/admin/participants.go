@@ -186,14 +186,7 @@ func (s *Server) putParticipant(w http.ResponseWriter, r *http.Request) {
 // fieldErrorsDetail lists the fields a participant broke, one clause each.
 func fieldErrorsDetail(err error) string {
 	var parts []string
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
+	for _, e := range routing.SplitErrors(err) {
 		var fe *routing.FieldError
 		if errors.As(e, &fe) {
 			parts = append(parts, fe.Field+": "+fe.Rule)
@@ -201,7 +194,6 @@ func fieldErrorsDetail(err error) string {
 			parts = append(parts, e.Error())
 		}
 	}
-	walk(err)
 	return strings.Join(parts, "; ")
 }
 

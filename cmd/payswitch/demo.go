@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -159,8 +161,11 @@ func runDemo(ctx context.Context, out io.Writer, cfg demoConfig) error {
 	banks := demoBanks()
 	sims := make([]*simulator.Bank, len(banks))
 	for i, db := range banks {
-		key := []byte(strings.Repeat(db.key, 32))
-		sims[i], err = simulator.Dial(ctx, simulator.BankConfig{Participant: db.id, MACKey: hexBytes(key), SwitchAddr: sw.Addr(),
+		key, err := hex.DecodeString(strings.Repeat(db.key, 32))
+		if err != nil {
+			return err
+		}
+		sims[i], err = simulator.Dial(ctx, simulator.BankConfig{Participant: db.id, MACKey: key, SwitchAddr: sw.Addr(),
 			Sessions: 2, DeclinePercent: db.decline, DelayPercent: db.delay, DropPercent: db.drop,
 			Delay: cfg.timeout + cfg.timeout/2, Seed: db.id})
 		if err != nil {
@@ -215,23 +220,6 @@ loop:
 	return demoReport(out, node, banks, sims, results, &reversals)
 }
 
-// hexBytes turns the demo's repeated hex pairs into the key bytes the
-// bootstrap file gives as hex.
-func hexBytes(hex []byte) []byte {
-	out := make([]byte, len(hex)/2)
-	for i := range out {
-		out[i] = fromHex(hex[2*i])<<4 | fromHex(hex[2*i+1])
-	}
-	return out
-}
-
-func fromHex(c byte) byte {
-	if c >= 'a' {
-		return c - 'a' + 10
-	}
-	return c - '0'
-}
-
 // demoReversals has bank send a payment to Acme Bank and reverse it at
 // once, twice a second: the reversal voids it when it is not final yet
 // (0430 00), and is refused when it already is (12). It counts the 0430
@@ -281,7 +269,7 @@ func (c *reversalCounts) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var parts []string
-	for _, k := range slices.Sorted(mapsKeys(c.n)) {
+	for _, k := range slices.Sorted(maps.Keys(c.n)) {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, c.n[k]))
 	}
 	if len(parts) == 0 {
@@ -373,22 +361,12 @@ func (l *liveLine) print(elapsed time.Duration) {
 		return "slow"
 	}
 	var parts []string
-	for _, c := range slices.Sorted(mapsKeys(codes)) {
+	for _, c := range slices.Sorted(maps.Keys(codes)) {
 		parts = append(parts, fmt.Sprintf("%s=%.0f", c, codes[c]))
 	}
 	fmt.Fprintf(l.out, "%5.1fs  %6d payments/s  p50 %-9s p99 %-9s | %s | advices owed %d\n",
 		elapsed.Seconds(), n, quantile(0.5), quantile(0.99), strings.Join(parts, " "), l.node.Routing().OutboxLen())
 	l.lastN, l.lastBkts = count, buckets
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func demoReport(out io.Writer, node *replica.Node, banks []demoBank, sims []*simulator.Bank, results []*simulator.LoadResult, reversals *reversalCounts) error {
