@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -105,5 +106,43 @@ func TestQueriesDuringApply(t *testing.T) {
 	t.Logf("%d pending pages and %d checks ran during %d batches", pages.Load(), checks.Load(), batchesCount)
 	if pages.Load() < 2 || checks.Load() < 1 {
 		t.Errorf("readers barely ran: %d pages, %d checks", pages.Load(), checks.Load())
+	}
+}
+
+// TestNextDeadlineDuringApply asks for the next deadline without pause
+// while batches that open, resolve and expire pending transfers are
+// applied, and requires the right answer after every batch. The asking
+// moves the store's expiry floor up concurrently with the batches that
+// lower it; a floor left above a live key would hide that key's deadline
+// from every later scan. Run it with -race as well.
+func TestNextDeadlineDuringApply(t *testing.T) {
+	var cover coverage
+	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true, Logger: quiet}, tightness{accountCacheMax: 1 << 20, filterBytes: 1 << 20}, &cover)
+	defer h.close()
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var scans atomic.Int64
+	defer func() { // before h.close, also when the test fails
+		stop.Store(true)
+		wg.Wait()
+	}()
+	wg.Go(func() {
+		for !stop.Load() {
+			if _, _, err := h.store.NextDeadline(); err != nil {
+				t.Errorf("next deadline: %v", err)
+				return
+			}
+			scans.Add(1)
+		}
+	})
+	g := newGenerator(pcgSource{rand.New(rand.NewPCG(7, 11))}, generatorLimits{commandsMax: 40, accountsMax: 24})
+	for range 400 {
+		h.apply(g.batch())
+		h.checkNextDeadline()
+	}
+	stop.Store(true)
+	wg.Wait()
+	if cover.expired == 0 || scans.Load() == 0 {
+		t.Fatalf("nothing expired (%+v) or no concurrent scan (%d)", cover, scans.Load())
 	}
 }

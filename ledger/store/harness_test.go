@@ -282,6 +282,15 @@ func (h *harness) verify() {
 	if !slices.Equal(pending, want) {
 		h.t.Fatalf("pending transfers:\nstore %v\nmodel %v", ids(pending), ids(want))
 	}
+	h.checkNextDeadline()
+}
+
+// checkNextDeadline requires the store's next deadline to be the model's.
+// Called between batches it also moves the store's expiry floor, which
+// the next batches must lower again where they add an earlier deadline.
+func (h *harness) checkNextDeadline() {
+	h.t.Helper()
+	want := modelPending(h.memory.Transfers())
 	deadline, ok, err := h.store.NextDeadline()
 	if err != nil || ok != (len(want) > 0) || (ok && deadline != want[0].Deadline()) {
 		h.t.Fatalf("next deadline %d (%v, %v), model lists %v", deadline, ok, err, ids(want))

@@ -44,6 +44,9 @@ func TestStoreMatchesModel(t *testing.T) {
 		g := newGenerator(rapidSource{rt}, generatorLimits{commandsMax: 40, accountsMax: 24})
 		for range rapid.IntRange(1, 24).Draw(rt, "batches") {
 			h.apply(g.batch())
+			if rapid.Bool().Draw(rt, "checkDeadline") {
+				h.checkNextDeadline()
+			}
 			if rapid.IntRange(0, 9).Draw(rt, "reopen") == 5 { // the middle: rapid favours the ends
 				h.reopen()
 			}

@@ -361,7 +361,8 @@ func (c *checker) compareIndex(snap *pebble.Snapshot, prefix byte, want indexSum
 // is pending with a timeout. The leader reads it to propose expiry only
 // when something is due.
 func (s *Store) NextDeadline() (uint64, bool, error) {
-	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixExpiry}, UpperBound: []byte{prefixExpiry + 1}})
+	lower, adds := s.expiry.bound()
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower[:], UpperBound: []byte{prefixExpiry + 1}})
 	if err != nil {
 		return 0, false, err
 	}
@@ -369,6 +370,7 @@ func (s *Store) NextDeadline() (uint64, bool, error) {
 	if !iter.First() {
 		return 0, false, iter.Error()
 	}
+	s.expiry.raise(iter.Key(), adds)
 	return binary.BigEndian.Uint64(iter.Key()[1:9]), true, nil
 }
 

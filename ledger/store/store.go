@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,6 +34,9 @@ type Store struct {
 
 	mu   sync.Mutex // guards meta for readers
 	meta meta
+
+	// expiry bounds where the scans of the expiry index start.
+	expiry expiryFloor
 
 	closed atomic.Bool
 }
@@ -181,6 +185,9 @@ func (s *Store) ApplyWith(index uint64, b *ledger.Batch, aux []Write) (*ledger.O
 	if err != nil {
 		return nil, s.fail(fmt.Errorf("store: commit index %d: %w", index, err))
 	}
+	if s.writes.addsExpiry { // after the keys became visible: see expiryFloor
+		s.expiry.lower(s.writes.minExpiry)
+	}
 	s.afterCommit(&next)
 	return &s.out, nil
 }
@@ -233,6 +240,10 @@ type batchWrites struct {
 	// touch; each group becomes one key.
 	groupIndex map[ledger.ID]int
 	groups     []historyGroup
+	// minExpiry is the least expiry key (without its prefix) the batch
+	// adds, when addsExpiry.
+	minExpiry  [expiryKeySize - 1]byte
+	addsExpiry bool
 	// produced lists the writes in the order the state machine produced
 	// them, before sorting; kept only when Options.OnCommit is set.
 	produced []Write
@@ -259,6 +270,7 @@ type writeOp struct {
 const sortKeyBytes = 32
 
 func (w *batchWrites) reset() {
+	w.addsExpiry = false
 	w.arena = w.arena[:0]
 	w.ops = w.ops[:0]
 	if w.groupIndex == nil {
@@ -322,6 +334,10 @@ func (w *batchWrites) indexes(tw *ledger.TransferWrite) {
 		key, value := w.add(expiryKeySize, 16)
 		putExpiryKey(key, t.Deadline(), t.Timestamp)
 		copy(value, t.ID[:])
+		if !w.addsExpiry || bytes.Compare(key[1:], w.minExpiry[:]) < 0 {
+			copy(w.minExpiry[:], key[1:])
+			w.addsExpiry = true
+		}
 	} else if tw.Existed && tw.OldStatus == ledger.StatusPending && t.Status != ledger.StatusPending {
 		key, _ := w.add(expiryKeySize, 0)
 		putExpiryKey(key, t.Deadline(), t.Timestamp)
@@ -467,8 +483,8 @@ func (v *view) Transfer(id ledger.ID) (ledger.Transfer, bool) {
 }
 
 func (v *view) DuePending(now uint64, limit int, dst []ledger.ID) []ledger.ID {
-	var lower, upper [expiryKeySize]byte
-	putExpiryKey(lower[:], 0, 0)
+	var upper [expiryKeySize]byte
+	lower, _ := v.s.expiry.bound()
 	putExpiryKey(upper[:], now+1, 0)
 	iter, err := v.s.db.NewIter(&pebble.IterOptions{LowerBound: lower[:], UpperBound: upper[:]})
 	if err != nil {
