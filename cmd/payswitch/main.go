@@ -16,6 +16,7 @@ import (
 )
 
 func main() {
+	setProcs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCommand()
