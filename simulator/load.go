@@ -252,6 +252,8 @@ func (b *Bank) sendLoad(ctx context.Context, cfg LoadConfig, run *loadRun, start
 	total := cfg.planned()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	kick := make([]*session, len(b.sessions)) // sessions with frames queued, not kicked
+	defer kickAll(kick)
 	nextProgress := start.Add(progressInterval)
 	for i := 0; i < total; {
 		due := start.Add(cfg.due(i))
@@ -267,7 +269,14 @@ func (b *Bank) sendLoad(ctx context.Context, cfg LoadConfig, run *loadRun, start
 			}
 		}
 		if now.Before(due) {
+			kickAll(kick)
+			// Sleep a tick at least: the payments due meanwhile go out
+			// together, in one write per session, rather than each after
+			// its own timer. Latency still counts from each one's due time.
 			wake := due
+			if tick := now.Add(loadTick); tick.After(wake) {
+				wake = tick
+			}
 			if cfg.Progress != nil && nextProgress.Before(wake) {
 				wake = nextProgress
 			}
@@ -284,10 +293,13 @@ func (b *Bank) sendLoad(ctx context.Context, cfg LoadConfig, run *loadRun, start
 			return sent, ctx.Err()
 		default:
 		}
-		err := b.sendOne(cfg, run, complete, rng, m, due, now)
+		err := b.sendOne(cfg, run, complete, rng, m, due, now, kick)
 		i++
 		if err == nil {
 			sent++
+			if sent%loadKickEvery == 0 { // a long burst: let the first ones go
+				kickAll(kick)
+			}
 			continue
 		}
 		notSent := 1
@@ -305,13 +317,31 @@ func (b *Bank) sendLoad(ctx context.Context, cfg LoadConfig, run *loadRun, start
 	return sent, nil
 }
 
+// loadTick is the shortest sleep of a load's sender, and loadKickEvery
+// the most payments it queues on a session before kicking its writer (see
+// sendLoad).
+const (
+	loadTick      = time.Millisecond
+	loadKickEvery = 32
+)
+
+// kickAll kicks the writers of the sessions in kick and empties it.
+func kickAll(kick []*session) {
+	for i, s := range kick {
+		if s != nil {
+			s.wake()
+			kick[i] = nil
+		}
+	}
+}
+
 // loadStream is the seed stream of RunLoad's choices; the sessions' payee
 // decisions use the streams 1 to SessionsMax.
 const loadStream = SessionsMax + 1
 
 // sendOne builds and sends one load payment due at due.
 func (b *Bank) sendOne(cfg LoadConfig, run *loadRun, complete func(*call, *iso8583.Message, error),
-	rng *rand.Rand, m *iso8583.Message, due, now time.Time,
+	rng *rand.Rand, m *iso8583.Message, due, now time.Time, kick []*session,
 ) error {
 	payee := cfg.Payees[rng.IntN(len(cfg.Payees))]
 	p := Payment{
@@ -338,10 +368,11 @@ func (b *Bank) sendOne(cfg LoadConfig, run *loadRun, complete func(*call, *iso85
 		done:     complete,
 	}
 	run.inflight.Add(1)
-	if err := s.request(m, c); err != nil {
+	if err := s.requestKick(m, c, false); err != nil {
 		run.inflight.Done()
 		return err
 	}
+	kick[s.index] = s
 	return nil
 }
 

@@ -101,7 +101,7 @@ func (b *Bank) servePayment(s *session, req *iso8583.Message) {
 		b.counters.dropped.Add(1)
 	default:
 		b.counters.approved.Add(1)
-		_ = s.send(s.approval(req))
+		_ = s.reply(s.approval(req))
 	}
 }
 

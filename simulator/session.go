@@ -35,10 +35,11 @@ type session struct {
 	kick    chan struct{}  // capacity 1: there is something to write
 
 	// Owned by the reader goroutine.
-	rmac *iso8583.MACer
-	in   iso8583.Message
-	out  iso8583.Message
-	rng  *rand.Rand // the payee's decisions on this session
+	kickDue bool // an answer is queued and the writer not kicked yet
+	rmac    *iso8583.MACer
+	in      iso8583.Message
+	out     iso8583.Message
+	rng     *rand.Rand // the payee's decisions on this session
 
 	signedOn   atomic.Bool
 	closed     atomic.Bool
@@ -82,6 +83,12 @@ func (s *session) usable() bool { return s.signedOn.Load() && !s.closed.Load() }
 // STAN, enters c and queues m. When request returns an error, c.done is
 // never called; otherwise it is called exactly once.
 func (s *session) request(m *iso8583.Message, c *call) error {
+	return s.requestKick(m, c, true)
+}
+
+// requestKick is request, without kicking the writer unless kick: a
+// caller that sends a burst kicks it once at the end (wake).
+func (s *session) requestKick(m *iso8583.Message, c *call, kick bool) error {
 	c.session = s.index
 	stan, err := s.pending.add(c)
 	if err != nil {
@@ -89,7 +96,11 @@ func (s *session) request(m *iso8583.Message, c *call) error {
 	}
 	m.STAN = stan
 	m.Set(iso8583.FieldSTAN)
-	if err := s.send(m); err != nil {
+	err = s.enqueue(m)
+	if err == nil && kick {
+		s.wake()
+	}
+	if err != nil {
 		if s.pending.remove(c) {
 			return err
 		}
@@ -99,16 +110,37 @@ func (s *session) request(m *iso8583.Message, c *call) error {
 }
 
 // send packs m (with the bank's MAC when its type requires one) and
-// queues it for the writer. It waits while writeBufferMax bytes are
-// queued, which only a switch that stops reading causes, for at most
-// writeTimeout, after which the writer closes the session.
+// queues it for the writer, which it kicks. It waits while writeBufferMax
+// bytes are queued, which only a switch that stops reading causes, for at
+// most writeTimeout, after which the writer closes the session.
 func (s *session) send(m *iso8583.Message) error {
+	if err := s.enqueue(m); err != nil {
+		return err
+	}
+	s.wake()
+	return nil
+}
+
+// reply is send for the reader goroutine's answers: the reader kicks the
+// writer once it has handled every frame it has read, so that the answers
+// to a burst of requests leave in one write.
+func (s *session) reply(m *iso8583.Message) error {
+	err := s.enqueue(m)
+	if err == nil {
+		s.kickDue = true
+	}
+	return err
+}
+
+// enqueue is send without the kick.
+func (s *session) enqueue(m *iso8583.Message) error {
 	var mc *iso8583.MACer
 	if iso8583.MACRequired(m.MTI) {
 		mc = s.wmac
 	}
 	s.wmu.Lock()
 	for len(s.wbuf) >= writeBufferMax && s.wclosed == nil {
+		s.wake() // a frame queued without a kick must not wait forever
 		s.wcond.Wait()
 	}
 	if s.wclosed != nil {
@@ -122,7 +154,6 @@ func (s *session) send(m *iso8583.Message) error {
 	if err != nil {
 		return fmt.Errorf("simulator: pack %v: %w", m.MTI, err)
 	}
-	s.wake()
 	return nil
 }
 
@@ -191,7 +222,8 @@ func (s *session) writeLoop() {
 // closes.
 func (s *session) readLoop() {
 	defer s.goroutines.Done()
-	frames := iso8583.NewFrameReader(bufio.NewReaderSize(s.conn, readBufferSize))
+	br := bufio.NewReaderSize(s.conn, readBufferSize)
+	frames := iso8583.NewFrameReader(br)
 	for {
 		frame, err := frames.Next()
 		if err != nil {
@@ -199,6 +231,10 @@ func (s *session) readLoop() {
 			return
 		}
 		s.handle(frame)
+		if s.kickDue && br.Buffered() == 0 { // about to wait for more
+			s.kickDue = false
+			s.wake()
+		}
 	}
 }
 
@@ -316,7 +352,7 @@ func (s *session) answer(req *iso8583.Message, code iso8583.ResponseCode) error 
 	}
 	s.out.ResponseCode = code
 	s.out.Set(iso8583.FieldResponseCode)
-	return s.send(&s.out)
+	return s.reply(&s.out)
 }
 
 // approval builds in s.out the approval of req: 39 = 00 and a fresh
