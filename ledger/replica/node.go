@@ -319,6 +319,16 @@ func (n *Node) Submit(ctx context.Context, cmds []ledger.Command) ([]ledger.Resu
 	return p.submit(ctx, cmds)
 }
 
+// SubmitOne is Submit for one command, without allocating: the switch's
+// hot path proposes its payments one command at a time.
+func (n *Node) SubmitOne(ctx context.Context, cmd ledger.Command) (ledger.Result, error) {
+	p := n.proposer.Load()
+	if p == nil {
+		return ledger.Result{}, n.notLeader()
+	}
+	return p.submitOne(ctx, cmd)
+}
+
 // SubmitRouting proposes routing commands (directory, mapper, mandates) as
 // one log entry and returns their results in order. Only the leader
 // accepts them. Routing commands are rare next to transfers, so they skip

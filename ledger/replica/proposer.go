@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,7 +16,12 @@ import (
 type request struct {
 	cmds []ledger.Command
 	done chan reply // buffered 1: the proposer never blocks on a caller
+	one  [1]ledger.Command
 }
+
+// requests recycles submitOne's requests, with their reply channels: a
+// payment makes two proposals, and three allocations each added up.
+var requests = sync.Pool{New: func() any { return &request{done: make(chan reply, 1)} }}
 
 type reply struct {
 	results []ledger.Result
@@ -73,17 +79,46 @@ func (p *proposer) submit(ctx context.Context, cmds []ledger.Command) ([]ledger.
 		}
 	}
 	req := &request{cmds: cmds, done: make(chan reply, 1)}
-	if p.queued.Add(int64(len(cmds))) > int64(p.cfg.QueueMax) {
-		p.queued.Add(-int64(len(cmds)))
+	r, _ := p.wait(ctx, req)
+	return r.results, r.err
+}
+
+// submitOne is submit for one command, without allocating.
+func (p *proposer) submitOne(ctx context.Context, cmd ledger.Command) (ledger.Result, error) {
+	if op := cmd.Op; op < ledger.OpCreateAccount || op > ledger.OpExpire {
+		return ledger.Result{}, fmt.Errorf("%w: command 0 has unknown op %d", ledger.ErrBatchMalformed, op)
+	}
+	req := requests.Get().(*request)
+	req.one[0] = cmd
+	req.cmds = req.one[:]
+	r, answered := p.wait(ctx, req)
+	var res ledger.Result
+	if r.err == nil {
+		res = r.results[0]
+	}
+	if answered { // the proposer is done with it
+		req.one[0], req.cmds = ledger.Command{}, nil
+		requests.Put(req)
+	}
+	return res, r.err
+}
+
+// wait enqueues req and waits for its reply. answered is false when ctx
+// ended first: the proposer may still answer req later, so the caller must
+// not reuse it.
+func (p *proposer) wait(ctx context.Context, req *request) (r reply, answered bool) {
+	n := int64(len(req.cmds))
+	if p.queued.Add(n) > int64(p.cfg.QueueMax) {
+		p.queued.Add(-n)
 		p.metrics.overloaded.Inc()
-		return nil, ErrOverloaded
+		return reply{err: ErrOverloaded}, true
 	}
 	select {
 	case p.queue <- req:
 	default:
-		p.queued.Add(-int64(len(cmds)))
+		p.queued.Add(-n)
 		p.metrics.overloaded.Inc()
-		return nil, ErrOverloaded
+		return reply{err: ErrOverloaded}, true
 	}
 	select {
 	case <-p.stopped:
@@ -93,12 +128,15 @@ func (p *proposer) submit(ctx context.Context, cmds []ledger.Command) ([]ledger.
 		p.drain(ErrStopped)
 	default:
 	}
+	if ctx.Done() == nil { // nothing to select on
+		return <-req.done, true
+	}
 	select {
 	case r := <-req.done:
-		return r.results, r.err
+		return r, true
 	case <-ctx.Done():
 		// The commands may still be applied; the caller retries by ID.
-		return nil, fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
+		return reply{err: fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())}, false
 	}
 }
 

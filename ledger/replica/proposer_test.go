@@ -428,3 +428,89 @@ func stallApply(t *testing.T, n *Node) (release func()) {
 	t.Cleanup(release) // before the node stops: cleanups run last first
 	return release
 }
+
+// TestSubmitOneAnswersItsOwnCaller proposes single commands from many
+// goroutines through SubmitOne, which recycles its requests, half of them
+// under a context that is cancelled at once (whose requests must then not
+// be recycled while the proposer may still answer them). Every answer must
+// be its own command's: the timestamp it reports is the one the ledger
+// stored for that transfer. A second pass repeats every command, the
+// cancelled ones included, and finds each applied exactly once.
+func TestSubmitOneAnswersItsOwnCaller(t *testing.T) {
+	const (
+		submitters   = 32
+		perSubmitter = 60
+		sink         = 1000
+	)
+	c := startCluster(t, 1, nil)
+	leader := c.waitLeader()
+	ctx := testContext(t, 60*time.Second)
+	accounts := []ledger.Command{openAccount(sink)}
+	for g := range uint64(submitters) {
+		accounts = append(accounts, openAccount(g+1))
+	}
+	submitOK(ctx, t, leader.node, accounts...)
+
+	tid := func(g, k uint64) uint64 { return 1e6 + g*perSubmitter + k }
+	errs := make(chan error, submitters)
+	var answered sync.WaitGroup
+	for g := range uint64(submitters) {
+		answered.Add(1)
+		go func() {
+			defer answered.Done()
+			for k := range uint64(perSubmitter) {
+				cmd := transfer(tid(g, k), g+1, sink, 1)
+				callCtx := ctx
+				if k%2 == 1 {
+					c, cancel := context.WithCancel(ctx)
+					cancel()
+					callCtx = c
+				}
+				res, err := leader.node.SubmitOne(callCtx, cmd)
+				if err != nil {
+					if k%2 == 1 && errors.Is(err, ErrUnknownOutcome) {
+						continue
+					}
+					errs <- fmt.Errorf("transfer %d: %w", tid(g, k), err)
+					return
+				}
+				var stored ledger.Transfer
+				var found bool
+				if err := leader.node.Local(func(s *store.Store) (err error) {
+					stored, found, err = s.Transfer(cmd.Transfer.ID)
+					return err
+				}); err != nil || !found {
+					errs <- fmt.Errorf("transfer %d: stored %v, %v", tid(g, k), found, err)
+					return
+				}
+				if res.Code != ledger.OK || res.Timestamp != stored.Timestamp {
+					errs <- fmt.Errorf("transfer %d: answered %v at %d, stored at %d: another caller's answer", tid(g, k), res.Code, res.Timestamp, stored.Timestamp)
+					return
+				}
+			}
+		}()
+	}
+	answered.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for g := range uint64(submitters) {
+		for k := range uint64(perSubmitter) {
+			res, err := leader.node.SubmitOne(ctx, transfer(tid(g, k), g+1, sink, 1))
+			if err != nil || (res.Code != ledger.Exists && res.Code != ledger.OK) {
+				t.Fatalf("transfer %d again: %v, %v", tid(g, k), res.Code, err)
+			}
+		}
+	}
+	var sinkAccount ledger.Account
+	if err := leader.node.Local(func(s *store.Store) (err error) {
+		sinkAccount, _, err = s.Account(id(sink))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if sinkAccount.CreditsPosted != submitters*perSubmitter {
+		t.Fatalf("sink credited %d, want %d: a transfer applied twice or never", sinkAccount.CreditsPosted, submitters*perSubmitter)
+	}
+}

@@ -21,7 +21,7 @@ import (
 // proposals (ledger and routing), its local store and tables, and whether
 // it leads. *replica.Node implements it.
 type Node interface {
-	Submit(ctx context.Context, cmds []ledger.Command) ([]ledger.Result, error)
+	SubmitOne(ctx context.Context, cmd ledger.Command) (ledger.Result, error)
 	SubmitRouting(ctx context.Context, cmds []routing.Command) ([]routing.Result, error)
 	Local(fn func(*store.Store) error) error
 	Routing() *routing.State
@@ -266,8 +266,8 @@ func (f *Flow) answer(p *payment, code iso8583.ResponseCode, approval *[6]byte) 
 	for _, r := range also {
 		f.reply(r, p.req, code, approval)
 	}
-	f.m.payments.WithLabelValues(code.String()).Inc()
-	f.m.leg.WithLabelValues("total").Observe(time.Since(p.start).Seconds())
+	f.m.payment(code)
+	f.m.legTotal.Observe(time.Since(p.start).Seconds())
 	if code != iso8583.ResponseApproved {
 		f.log.Info("payment not approved", "rrn", string(p.req.RRN[:]), "acquirer", p.key.Acquirer, "code", code.String(), "meaning", code.Meaning())
 	} else if f.log.Enabled(context.Background(), slog.LevelDebug) {
@@ -281,7 +281,7 @@ func (f *Flow) answer(p *payment, code iso8583.ResponseCode, approval *[6]byte) 
 func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 	start := time.Now()
 	if err := req.CheckFields(); err != nil {
-		f.m.payments.WithLabelValues(iso8583.ResponseFormatError.String()).Inc()
+		f.m.payment(iso8583.ResponseFormatError)
 		f.reply(r, req, iso8583.ResponseFormatError, nil)
 		return false
 	}
@@ -315,7 +315,7 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 		if cur.hash == p.hash {
 			code = iso8583.ResponseUnavailable // too many resends waiting: resend later
 		}
-		f.m.payments.WithLabelValues(code.String()).Inc()
+		f.m.payment(code)
 		f.reply(r, req, code, nil)
 		return false
 	}
@@ -346,7 +346,7 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 		finishNow(code)
 		return true
 	}
-	f.m.leg.WithLabelValues("route").Observe(time.Since(start).Seconds())
+	f.m.legRoute.Observe(time.Since(start).Seconds())
 	target := rt.Payee.Participant
 	if !push {
 		target = rt.Payer.Participant
@@ -370,7 +370,7 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 		ID: p.id, DebitAccount: rt.Debit, CreditAccount: rt.Credit, Amount: ledger.Amount(req.Amount),
 		Currency: req.Currency, Code: kind, Flags: ledger.Pending,
 		Timeout: uint32((deadline + ledgerGrace + time.Second - 1) / time.Second), UserRef: p.hash}})
-	f.m.leg.WithLabelValues("reserve").Observe(time.Since(reserveStart).Seconds())
+	f.m.legReserve.Observe(time.Since(reserveStart).Seconds())
 	if err != nil {
 		finishNow(iso8583.ResponseUnavailable)
 		return true
@@ -567,7 +567,7 @@ func reserveFailure(c ledger.Code) iso8583.ResponseCode {
 // the proposer answers every request within its apply timeout, and a
 // timer per payment would cost more than the rest of the call.
 func (f *Flow) submit(cmd ledger.Command) (ledger.Result, error) {
-	res, err := f.node.Submit(context.Background(), []ledger.Command{cmd})
+	res, err := f.node.SubmitOne(context.Background(), cmd)
 	if err != nil {
 		var nl *replica.NotLeaderError
 		if !errors.As(err, &nl) {
@@ -575,7 +575,7 @@ func (f *Flow) submit(cmd ledger.Command) (ledger.Result, error) {
 		}
 		return ledger.Result{}, err
 	}
-	return res[0], nil
+	return res, nil
 }
 
 func (f *Flow) readTransfer(id ledger.ID) (t ledger.Transfer, found bool, err error) {
@@ -647,12 +647,12 @@ func (f *Flow) payeeAnswered(from uint64, m *iso8583.Message) {
 		return
 	}
 	timer.Stop()
-	f.m.leg.WithLabelValues("payee").Observe(time.Since(fwdAt).Seconds())
+	f.m.legPayee.Observe(time.Since(fwdAt).Seconds())
 	code, approval := m.ResponseCode, m.ApprovalCode
 	matches := m.Amount == p.req.Amount && m.Currency == p.req.Currency
 	go func() {
 		finishStart := time.Now()
-		defer func() { f.m.leg.WithLabelValues("finish").Observe(time.Since(finishStart).Seconds()) }()
+		defer func() { f.m.legFinish.Observe(time.Since(finishStart).Seconds()) }()
 		switch {
 		case code == iso8583.ResponseApproved && matches:
 			switch f.post(p, approval) {
