@@ -179,8 +179,9 @@ func (p *proposer) run(ctx context.Context) {
 // so while one entry is committing the next one grows, and a lightly
 // loaded cluster carries few entries with many commands rather than many
 // tiny ones (each entry costs a log write and a Pebble commit on every
-// replica). Full entries pipeline, up to EntriesInflightMax of them, which
-// is what carries a saturated cluster. A request that does not fit is
+// replica). Full entries (BatchCommandsTarget commands or more) pipeline,
+// up to EntriesInflightMax of them, which is what carries a saturated
+// cluster. A request that would take the entry past BatchCommandsMax is
 // returned as carry for the next entry.
 func (p *proposer) fill(ctx context.Context, reqs []*request) (sealed []*request, carry *request) {
 	count := 0
@@ -190,7 +191,7 @@ func (p *proposer) fill(ctx context.Context, reqs []*request) (sealed []*request
 	linger := time.NewTimer(p.cfg.BatchLinger)
 	defer linger.Stop()
 	lingerC := linger.C
-	for count < p.cfg.BatchCommandsMax {
+	for count < p.cfg.BatchCommandsTarget {
 		if lingerC == nil && len(p.inflight) == 0 {
 			select {
 			case p.inflight <- struct{}{}:

@@ -514,3 +514,61 @@ func TestSubmitOneAnswersItsOwnCaller(t *testing.T) {
 		t.Fatalf("sink credited %d, want %d: a transfer applied twice or never", sinkAccount.CreditsPosted, submitters*perSubmitter)
 	}
 }
+
+// TestBatchCommandsTarget: the proposer seals an entry once it holds
+// BatchCommandsTarget commands, but never splits one caller's commands, so
+// a Submit above the target and within BatchCommandsMax is one entry.
+func TestBatchCommandsTarget(t *testing.T) {
+	c := startCluster(t, 1, func(cfg *Config) {
+		cfg.BatchCommandsMax, cfg.BatchCommandsTarget = 8, 2
+		cfg.EntriesInflightMax, cfg.BatchLinger = 1, 100*time.Millisecond
+	})
+	n := c.waitLeader().node
+	ctx := testContext(t, 20*time.Second)
+	submitOK(ctx, t, n, openAccount(1), openAccount(2))
+	entries0, commands0 := histogram(t, n.Registry(), entryCommands)
+
+	release := stallApply(t, n)
+	answers := make(chan error, 5)
+	submit := func(first, count uint64) {
+		go func() {
+			cmds := transfers(first, count, 1, 2)
+			results, err := n.Submit(ctx, cmds)
+			if err == nil {
+				err = allOK(cmds, results)
+			}
+			answers <- err
+		}()
+	}
+	submit(100, 1)
+	waitFor(t, 2*time.Second, "the first entry to be proposed", func() error {
+		if got, _ := histogram(t, n.Registry(), entryCommands); got != entries0+1 {
+			return fmt.Errorf("%d entries proposed", got-entries0)
+		}
+		return nil
+	})
+	for i := range uint64(4) {
+		submit(200+i, 1)
+	}
+	time.Sleep(300 * time.Millisecond) // all four queued behind the stalled entry
+	release()
+	for range 5 {
+		if err := <-answers; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, sum := histogram(t, n.Registry(), entryCommands); got != entries0+3 || sum != commands0+5 {
+		t.Fatalf("%d entries of %v commands, want 3 entries of 5: the target seals entries of 2", got-entries0, sum-commands0)
+	}
+	cmds := transfers(300, 6, 1, 2)
+	results, err := n.Submit(ctx, cmds)
+	if err == nil {
+		err = allOK(cmds, results)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, sum := histogram(t, n.Registry(), entryCommands); got != entries0+4 || sum != commands0+11 {
+		t.Fatalf("a submit of 6 went into %d entries (%v commands), want one", got-entries0-3, sum-commands0-5)
+	}
+}

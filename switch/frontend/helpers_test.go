@@ -51,6 +51,7 @@ type testHandler struct {
 	requests  []iso8583.Message
 	responses []iso8583.Message
 	signedOn  []uint64
+	mtis      []iso8583.MTI // of requests and responses, in the order run
 
 	entered chan struct{}
 	gate    chan struct{}
@@ -61,6 +62,7 @@ type testHandler struct {
 func (h *testHandler) Request(s *Session, m *iso8583.Message) {
 	h.mu.Lock()
 	h.requests = append(h.requests, *m)
+	h.mtis = append(h.mtis, m.MTI)
 	h.mu.Unlock()
 	if h.entered != nil {
 		h.entered <- struct{}{}
@@ -82,6 +84,7 @@ func (h *testHandler) Response(_ *Session, m *iso8583.Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.responses = append(h.responses, *m)
+	h.mtis = append(h.mtis, m.MTI)
 }
 
 func (h *testHandler) SignedOn(participant uint64) {

@@ -23,6 +23,16 @@ const (
 	// waiting for a worker. A full queue answers 91 at once, so the bound is
 	// what the switch accepts to delay, not what it drops.
 	queueMaxDefault = 4096
+	// answersQueueFactor sizes the queue of responses (a payee's 0210, a
+	// 0430, an 0810 to the switch's echo) against QueueMax. The workers
+	// take responses before requests: a response finishes a payment in
+	// progress, a request starts one. Under overload the requests wait (and
+	// get 91 when their queue is full) while the payments already accepted
+	// complete; taken in arrival order, a payee's approval queued behind
+	// new payments, its payment timed out (68, a void and a reversal
+	// advice: more work still) and the switch collapsed to a fraction of
+	// its capacity.
+	answersQueueFactor = 4
 	// queueMaxMax bounds Config.QueueMax; a queued message holds about
 	// 1.5 KB, so the queue costs at most about 1.5 GB.
 	queueMaxMax = 1 << 20

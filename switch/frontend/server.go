@@ -28,7 +28,8 @@ type Server struct {
 	engine gnet.Engine // set in OnBoot, before Start returns
 	addr   string
 
-	work     chan *job     // decoded messages for the workers, bounded by QueueMax
+	work     chan *job     // decoded requests for the workers, bounded by QueueMax
+	answers  chan *job     // decoded responses, which the workers take first
 	quit     chan struct{} // closed by Stop: workers drain and exit, housekeeping exits
 	workers  sync.WaitGroup
 	keeper   sync.WaitGroup
@@ -77,6 +78,7 @@ func Start(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		metrics: m,
 		work:    make(chan *job, cfg.QueueMax),
+		answers: make(chan *job, answersQueueFactor*cfg.QueueMax),
 		quit:    make(chan struct{}),
 		runDone: make(chan struct{}),
 		all:     make(map[*Session]struct{}),

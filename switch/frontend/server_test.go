@@ -112,6 +112,40 @@ func TestQueueFull(t *testing.T) {
 	c.expect(iso8583.MTIFinancialResponse, queued.STAN, iso8583.ResponseApproved, true)
 }
 
+// The workers take responses before requests: with the only worker busy,
+// a response that arrives after six queued requests is run first.
+func TestResponsesBeforeRequests(t *testing.T) {
+	const queued = 6
+	h := &testHandler{entered: make(chan struct{}, queued+2), gate: make(chan struct{})}
+	srv, _ := startServer(t, func(c *Config) { c.Workers, c.QueueMax, c.Handler = 1, queued, h })
+	c := dial(t, srv, bankA)
+	c.signOn(iso8583.ResponseApproved)
+
+	busy := c.payment()
+	c.send(busy)
+	select {
+	case <-h.entered:
+	case <-time.After(ioTimeout):
+		t.Fatal("handler not entered")
+	}
+	var frames []byte
+	for range queued {
+		frames, _ = iso8583.PackFrame(frames, c.payment(), c.mac)
+	}
+	answer := c.payment()
+	approve(answer) // a payee's 0210 to a payment the switch forwarded
+	frames, _ = iso8583.PackFrame(frames, answer, c.mac)
+	c.write(frames)
+	eventually(t, "the requests and the response queued", func() bool { return len(srv.work) == queued && len(srv.answers) == 1 })
+	close(h.gate)
+	eventually(t, "everything run", func() bool { requests, responses, _ := h.counts(); return requests == queued+1 && responses == 1 })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.mtis) < 2 || h.mtis[1] != iso8583.MTIFinancialResponse {
+		t.Fatalf("run in the order %v: the response was not run right after the busy request", h.mtis)
+	}
+}
+
 // A session that reads nothing is closed once the switch owes it more
 // than SessionQueueBytesMax; Send then reports it.
 func TestSlowReaderClosed(t *testing.T) {

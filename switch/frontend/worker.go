@@ -68,8 +68,12 @@ func (srv *Server) receive(s *Session, frame []byte) bool {
 		j.raw = append(j.raw[:0], frame...)
 		srv.metrics.message(dirIn, j.msg.MTI)
 	}
+	queue := srv.work
+	if !j.malformed && !j.msg.MTI.IsRequest() {
+		queue = srv.answers
+	}
 	select {
-	case srv.work <- j:
+	case queue <- j:
 	default:
 		srv.queueFull(s, j)
 	}
@@ -89,17 +93,27 @@ func (srv *Server) queueFull(s *Session, j *job) {
 	srv.refuse(s, &j.msg, iso8583.ResponseUnavailable, "queue_full")
 }
 
-// worker runs queued jobs until Stop closes quit, then runs what is left
-// in the queue and exits.
+// worker runs queued jobs, responses before requests, until Stop closes
+// quit, then runs what is left in the queues and exits.
 func (srv *Server) worker() {
 	defer srv.workers.Done()
 	for {
 		select {
+		case j := <-srv.answers:
+			srv.run(j)
+			continue
+		default:
+		}
+		select {
+		case j := <-srv.answers:
+			srv.run(j)
 		case j := <-srv.work:
 			srv.run(j)
 		case <-srv.quit:
 			for {
 				select {
+				case j := <-srv.answers:
+					srv.run(j)
 				case j := <-srv.work:
 					srv.run(j)
 				default:
