@@ -278,8 +278,8 @@ last one line:
 				cfg.Warmup = time.Second
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "e2e benchmark: %d node(s), %d banks x %d sessions, %.0f payments/s offered for %v after a %v warm-up; %d CPUs\n",
-				cfg.Nodes, cfg.Banks, cfg.Sessions, cfg.Rate, cfg.Duration, cfg.Warmup, runtime.NumCPU())
+			fmt.Fprintf(out, "e2e benchmark: %d node(s), %d banks x %d sessions, %.0f payments/s offered for %v after a %v warm-up; %d CPUs, %d scheduler Ps\n",
+				cfg.Nodes, cfg.Banks, cfg.Sessions, cfg.Rate, cfg.Duration, cfg.Warmup, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 			total := int(cfg.Rate * cfg.Duration.Seconds())
 			bar := newProgressBar(total, "payments")
 			cfg.Progress = func(_, done int) { _ = bar.Set(done) }
