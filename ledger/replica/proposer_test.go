@@ -28,11 +28,7 @@ func TestBatchingAndOrdering(t *testing.T) {
 	c := startCluster(t, 3, nil)
 	leader := c.waitLeader()
 	ctx := testContext(t, 60*time.Second)
-	accounts := []ledger.Command{openAccount(sink)}
-	for g := range uint64(submitters) {
-		accounts = append(accounts, openAccount(g+1))
-	}
-	submitOK(ctx, t, leader.node, accounts...)
+	openSubmitters(ctx, t, leader.node, submitters, sink)
 	entries0, commands0 := histogram(t, leader.node.Registry(), entryCommands)
 
 	type outcome struct {
@@ -347,16 +343,7 @@ func TestEntriesInflightMax(t *testing.T) {
 
 	release := stallApply(t, n)
 	answers := make(chan error, 3)
-	submit := func(first uint64) {
-		go func() {
-			cmds := transfers(first, 3, 1, 2)
-			results, err := n.Submit(ctx, cmds)
-			if err == nil {
-				err = allOK(cmds, results)
-			}
-			answers <- err
-		}()
-	}
+	submit := func(first uint64) { submitTransfers(ctx, n, answers, first, 3) }
 	submit(100)
 	waitFor(t, 2*time.Second, "the first entry to be proposed", func() error {
 		if got, _ := histogram(t, n.Registry(), entryCommands); got != entries0+1 {
@@ -445,11 +432,7 @@ func TestSubmitOneAnswersItsOwnCaller(t *testing.T) {
 	c := startCluster(t, 1, nil)
 	leader := c.waitLeader()
 	ctx := testContext(t, 60*time.Second)
-	accounts := []ledger.Command{openAccount(sink)}
-	for g := range uint64(submitters) {
-		accounts = append(accounts, openAccount(g+1))
-	}
-	submitOK(ctx, t, leader.node, accounts...)
+	openSubmitters(ctx, t, leader.node, submitters, sink)
 
 	tid := func(g, k uint64) uint64 { return 1e6 + g*perSubmitter + k }
 	errs := make(chan error, submitters)
@@ -530,16 +513,7 @@ func TestBatchCommandsTarget(t *testing.T) {
 
 	release := stallApply(t, n)
 	answers := make(chan error, 5)
-	submit := func(first, count uint64) {
-		go func() {
-			cmds := transfers(first, count, 1, 2)
-			results, err := n.Submit(ctx, cmds)
-			if err == nil {
-				err = allOK(cmds, results)
-			}
-			answers <- err
-		}()
-	}
+	submit := func(first, count uint64) { submitTransfers(ctx, n, answers, first, count) }
 	submit(100, 1)
 	waitFor(t, 2*time.Second, "the first entry to be proposed", func() error {
 		if got, _ := histogram(t, n.Registry(), entryCommands); got != entries0+1 {
@@ -571,4 +545,28 @@ func TestBatchCommandsTarget(t *testing.T) {
 	if got, sum := histogram(t, n.Registry(), entryCommands); got != entries0+4 || sum != commands0+11 {
 		t.Fatalf("a submit of 6 went into %d entries (%v commands), want one", got-entries0-3, sum-commands0-5)
 	}
+}
+
+// openSubmitters opens the sink account and one account for each of
+// submitters, numbered from 1.
+func openSubmitters(ctx context.Context, t *testing.T, n *Node, submitters, sink uint64) {
+	t.Helper()
+	accounts := []ledger.Command{openAccount(sink)}
+	for g := range submitters {
+		accounts = append(accounts, openAccount(g+1))
+	}
+	submitOK(ctx, t, n, accounts...)
+}
+
+// submitTransfers submits count transfers from account 1 to 2, IDs from
+// first, in the background, and sends the outcome to answers.
+func submitTransfers(ctx context.Context, n *Node, answers chan<- error, first, count uint64) {
+	go func() {
+		cmds := transfers(first, count, 1, 2)
+		results, err := n.Submit(ctx, cmds)
+		if err == nil {
+			err = allOK(cmds, results)
+		}
+		answers <- err
+	}()
 }
