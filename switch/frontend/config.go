@@ -33,9 +33,10 @@ type Config struct {
 	// Workers is the size of the worker pool that runs every decoded
 	// message, never the event loop. Default 2*GOMAXPROCS.
 	Workers int
-	// QueueMax bounds the decoded messages waiting for a worker. When the
-	// queue is full a request is answered with 39=91 at once and a
-	// response is dropped and counted. Default 4096.
+	// QueueMax bounds the decoded requests waiting for a worker; responses
+	// wait in a queue of their own, four times as long, which the workers
+	// empty first. When its queue is full a request is answered with 39=91
+	// at once and a response is dropped and counted. Default 4096.
 	QueueMax int
 	// SessionQueueBytesMax bounds one session's outbound bytes not yet
 	// written to its socket. A session over it is closed: it does not
