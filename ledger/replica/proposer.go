@@ -74,8 +74,8 @@ func (p *proposer) submit(ctx context.Context, cmds []ledger.Command) ([]ledger.
 	// and with it every other caller whose commands share the entry: refuse
 	// it here, to its own caller alone.
 	for i := range cmds {
-		if op := cmds[i].Op; op < ledger.OpCreateAccount || op > ledger.OpExpire {
-			return nil, fmt.Errorf("%w: command %d has unknown op %d", ledger.ErrBatchMalformed, i, op)
+		if err := checkOp(i, cmds[i].Op); err != nil {
+			return nil, err
 		}
 	}
 	req := &request{cmds: cmds, done: make(chan reply, 1)}
@@ -83,10 +83,18 @@ func (p *proposer) submit(ctx context.Context, cmds []ledger.Command) ([]ledger.
 	return r.results, r.err
 }
 
+// checkOp refuses command i's op when ledger.Batch cannot encode it.
+func checkOp(i int, op ledger.Op) error {
+	if op < ledger.OpCreateAccount || op > ledger.OpExpire {
+		return fmt.Errorf("%w: command %d has unknown op %d", ledger.ErrBatchMalformed, i, op)
+	}
+	return nil
+}
+
 // submitOne is submit for one command, without allocating.
 func (p *proposer) submitOne(ctx context.Context, cmd ledger.Command) (ledger.Result, error) {
-	if op := cmd.Op; op < ledger.OpCreateAccount || op > ledger.OpExpire {
-		return ledger.Result{}, fmt.Errorf("%w: command 0 has unknown op %d", ledger.ErrBatchMalformed, op)
+	if err := checkOp(0, cmd.Op); err != nil {
+		return ledger.Result{}, err
 	}
 	req := requests.Get().(*request)
 	req.one[0] = cmd

@@ -128,10 +128,16 @@ var (
 // a new pending transfer, due only after its timeout, and the next check
 // sees it.)
 type expiryFloor struct {
-	mu    sync.Mutex
-	key   [expiryKeySize]byte // an expiry key, prefix included
-	valid bool                // key holds a bound; otherwise the index's start
-	adds  uint64              // batches that lowered the floor
+	mu   sync.Mutex
+	key  [expiryKeySize]byte // an expiry key, prefix included
+	adds uint64              // batches that lowered the floor
+}
+
+// reset puts the floor at the start of the index; Open calls it.
+func (f *expiryFloor) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.key = [expiryKeySize]byte{prefixExpiry}
 }
 
 // bound returns the key scans start at and the count of batches that
@@ -139,10 +145,6 @@ type expiryFloor struct {
 func (f *expiryFloor) bound() (key [expiryKeySize]byte, adds uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.valid {
-		key[0] = prefixExpiry
-		return key, f.adds
-	}
 	return f.key, f.adds
 }
 
@@ -151,7 +153,7 @@ func (f *expiryFloor) lower(rest [expiryKeySize - 1]byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.adds++
-	if f.valid && bytes.Compare(rest[:], f.key[1:]) < 0 {
+	if bytes.Compare(rest[:], f.key[1:]) < 0 {
 		copy(f.key[1:], rest[:])
 	}
 }
@@ -161,11 +163,7 @@ func (f *expiryFloor) lower(rest [expiryKeySize - 1]byte) {
 func (f *expiryFloor) raise(first []byte, adds uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.adds != adds || len(first) != expiryKeySize {
-		return
-	}
-	if !f.valid || bytes.Compare(first, f.key[:]) > 0 {
+	if f.adds == adds && len(first) == expiryKeySize && bytes.Compare(first, f.key[:]) > 0 {
 		copy(f.key[:], first)
-		f.valid = true
 	}
 }

@@ -65,6 +65,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.view.s = s
 	s.writes.keep = opts.OnCommit != nil
+	s.expiry.reset()
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, err
