@@ -93,8 +93,13 @@ func TestFollowerRefusal(t *testing.T) {
 		}
 	}
 
+	// n1 and n3 commit n3's joining without n2, so n2 may learn of n3
+	// a moment later.
 	var view ClusterView
-	follower.ok("GET", "/admin/cluster", "", &view)
+	waitFor(t, "n2 to see three servers", func() bool {
+		follower.ok("GET", "/admin/cluster", "", &view)
+		return len(view.Servers) == 3
+	})
 	if view.Node.ID != "n2" || view.Node.State != "follower" || view.Node.LeaderID != "n1" ||
 		view.Node.LeaderHTTPAddr != tc.http["n1"] || len(view.Servers) != 3 {
 		t.Errorf("cluster seen from n2: %+v", view)
