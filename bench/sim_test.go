@@ -134,8 +134,6 @@ func TestSimThreeNodesKill(t *testing.T) {
 	}
 	cfg := simTestConfig(t, 3, 10*time.Second)
 	cfg.Binary = clustertest.BuildBinary(t)
-	// No other test of this package builds the binary; delete it after.
-	t.Cleanup(clustertest.RemoveBinary)
 	res, err := RunSim(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
