@@ -329,6 +329,27 @@ func (n *Node) SubmitOne(ctx context.Context, cmd ledger.Command) (ledger.Result
 	return p.submitOne(ctx, cmd)
 }
 
+// SubmitAsync is SubmitOne without waiting: then gets the result (or the
+// error, as SubmitOne would return it) exactly once, on one of the
+// proposer's goroutines, or on the caller's at once when the command is
+// refused before it is queued (not the leader, overloaded, malformed).
+// then must not block: the other commands of its log entry get their
+// results after it. A caller that must wait (a ledger read, another
+// proposal) starts a goroutine from then.
+//
+// It spares the switch a parked goroutine per payment: a log entry's
+// results go to hundreds of callers at once, and waking hundreds of
+// goroutines together queued the Raft loop and the network loops behind
+// them.
+func (n *Node) SubmitAsync(cmd ledger.Command, then func(ledger.Result, error)) {
+	p := n.proposer.Load()
+	if p == nil {
+		then(ledger.Result{}, n.notLeader())
+		return
+	}
+	p.submitAsync(cmd, then)
+}
+
 // SubmitRouting proposes routing commands (directory, mapper, mandates) as
 // one log entry and returns their results in order. Only the leader
 // accepts them. Routing commands are rare next to transfers, so they skip

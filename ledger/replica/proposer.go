@@ -17,6 +17,25 @@ type request struct {
 	cmds []ledger.Command
 	done chan reply // buffered 1: the proposer never blocks on a caller
 	one  [1]ledger.Command
+	// then, when set, takes the answer instead of done (submitAsync).
+	then func(ledger.Result, error)
+}
+
+// answer gives the request its reply: on done for a waiting caller, or to
+// then, after the request has gone back to the pool.
+func (r *request) answer(rep reply) {
+	if r.then == nil {
+		r.done <- rep
+		return
+	}
+	then := r.then
+	var res ledger.Result
+	if rep.err == nil {
+		res = rep.results[0]
+	}
+	r.then, r.one[0], r.cmds = nil, ledger.Command{}, nil
+	requests.Put(r)
+	then(res, rep.err)
 }
 
 // requests recycles submitOne's requests, with their reply channels: a
@@ -111,22 +130,39 @@ func (p *proposer) submitOne(ctx context.Context, cmd ledger.Command) (ledger.Re
 	return res, r.err
 }
 
-// wait enqueues req and waits for its reply. answered is false when ctx
-// ended first: the proposer may still answer req later, so the caller must
-// not reuse it.
-func (p *proposer) wait(ctx context.Context, req *request) (r reply, answered bool) {
+// submitAsync is submitOne without waiting: then gets the result, exactly
+// once, on one of the proposer's goroutines (or on the caller's, at once,
+// when the command is refused before it is queued). then must not block:
+// the results of the other commands of its entry wait for it.
+func (p *proposer) submitAsync(cmd ledger.Command, then func(ledger.Result, error)) {
+	if err := checkOp(0, cmd.Op); err != nil {
+		then(ledger.Result{}, err)
+		return
+	}
+	req := requests.Get().(*request)
+	req.one[0] = cmd
+	req.cmds = req.one[:]
+	req.then = then
+	if err := p.enqueue(req); err != nil {
+		req.answer(reply{err: err})
+	}
+}
+
+// enqueue hands req to the proposer, or fails at once with ErrOverloaded
+// when the queue is full.
+func (p *proposer) enqueue(req *request) error {
 	n := int64(len(req.cmds))
 	if p.queued.Add(n) > int64(p.cfg.QueueMax) {
 		p.queued.Add(-n)
 		p.metrics.overloaded.Inc()
-		return reply{err: ErrOverloaded}, true
+		return ErrOverloaded
 	}
 	select {
 	case p.queue <- req:
 	default:
 		p.queued.Add(-n)
 		p.metrics.overloaded.Inc()
-		return reply{err: ErrOverloaded}, true
+		return ErrOverloaded
 	}
 	select {
 	case <-p.stopped:
@@ -135,6 +171,16 @@ func (p *proposer) wait(ctx context.Context, req *request) (r reply, answered bo
 		// answer it, and any other latecomer, here.
 		p.drain(ErrStopped)
 	default:
+	}
+	return nil
+}
+
+// wait enqueues req and waits for its reply. answered is false when ctx
+// ended first: the proposer may still answer req later, so the caller must
+// not reuse it.
+func (p *proposer) wait(ctx context.Context, req *request) (r reply, answered bool) {
+	if err := p.enqueue(req); err != nil {
+		return reply{err: err}, true
 	}
 	if ctx.Done() == nil { // nothing to select on
 		return <-req.done, true
@@ -272,24 +318,24 @@ func (p *proposer) propose(reqs []*request) {
 // BatchApplyCh on, a future of a node that is shutting down may never be
 // answered, and no caller may hang on it.
 func (p *proposer) await(future raft.ApplyFuture, reqs []*request, start time.Time) {
-	defer func() {
-		<-p.inflight
-		select {
-		case p.released <- struct{}{}:
-		default:
-		}
-	}()
 	errc := make(chan error, 1)
 	go func() { errc <- future.Error() }()
 	var err error
 	timer := time.NewTimer(p.cfg.ApplyTimeout + time.Second)
-	defer timer.Stop()
 	select {
 	case err = <-errc:
 	case <-timer.C:
 		err = errors.New("raft future not answered in time")
 	}
+	timer.Stop()
 	p.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	// The entry is done with: the next one may go before the callers
+	// below (submitAsync's run here) have their results.
+	<-p.inflight
+	select {
+	case p.released <- struct{}{}:
+	default:
+	}
 	if err != nil {
 		if errors.Is(err, raft.ErrNotLeader) {
 			fail(reqs, p.notLeader())
@@ -306,7 +352,7 @@ func (p *proposer) await(future raft.ApplyFuture, reqs []*request, start time.Ti
 	offset := 0
 	for _, r := range reqs {
 		n := len(r.cmds)
-		r.done <- reply{results: resp.results[offset : offset+n : offset+n]}
+		r.answer(reply{results: resp.results[offset : offset+n : offset+n]})
 		offset += n
 	}
 }
@@ -331,7 +377,7 @@ func (p *proposer) drain(err error) {
 		select {
 		case req := <-p.queue:
 			p.dequeued(req)
-			req.done <- reply{err: err}
+			req.answer(reply{err: err})
 		default:
 			return
 		}
@@ -340,6 +386,6 @@ func (p *proposer) drain(err error) {
 
 func fail(reqs []*request, err error) {
 	for _, r := range reqs {
-		r.done <- reply{err: err}
+		r.answer(reply{err: err})
 	}
 }

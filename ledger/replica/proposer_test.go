@@ -570,3 +570,129 @@ func submitTransfers(ctx context.Context, n *Node, answers chan<- error, first, 
 		answers <- err
 	}()
 }
+
+// TestSubmitAsync: every callback is called once, with its own command's
+// result, also when it proposes again from inside the callback; a command
+// refused before it is queued is answered on the caller's goroutine.
+func TestSubmitAsync(t *testing.T) {
+	const (
+		submitters   = 16
+		perSubmitter = 50
+		sink         = 1000
+		chained      = 1_000_000 // the IDs of the transfers proposed from callbacks
+	)
+	c := startCluster(t, 1, nil)
+	n := c.waitLeader().node
+	ctx := testContext(t, 60*time.Second)
+	openSubmitters(ctx, t, n, submitters, sink)
+
+	var mu sync.Mutex
+	got := map[uint64][]ledger.Result{}
+	var failed []error
+	var pending sync.WaitGroup
+	record := func(tid uint64) func(ledger.Result, error) {
+		return func(res ledger.Result, err error) {
+			defer pending.Done()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = append(failed, fmt.Errorf("transfer %d: %w", tid, err))
+				return
+			}
+			got[tid] = append(got[tid], res)
+		}
+	}
+	for g := range uint64(submitters) {
+		for k := range uint64(perSubmitter) {
+			tid := 1 + g*perSubmitter + k
+			pending.Add(1)
+			then := record(tid)
+			if k%2 == 0 {
+				pending.Add(1)
+				first := then
+				then = func(res ledger.Result, err error) {
+					n.SubmitAsync(transfer(chained+tid, g+1, sink, 1), record(chained+tid))
+					first(res, err)
+				}
+			}
+			go n.SubmitAsync(transfer(tid, g+1, sink, 1), then)
+		}
+	}
+	done := make(chan struct{})
+	go func() { pending.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("callbacks not all called")
+	}
+	for _, err := range failed {
+		t.Error(err)
+	}
+	if want := submitters * perSubmitter * 3 / 2; len(got) != want {
+		t.Fatalf("%d transfers answered, want %d", len(got), want)
+	}
+	for tid, results := range got {
+		if len(results) != 1 {
+			t.Fatalf("transfer %d answered %d times", tid, len(results))
+		}
+		var stored ledger.Transfer
+		var found bool
+		if err := n.Local(func(s *store.Store) (err error) {
+			stored, found, err = s.Transfer(id(tid))
+			return err
+		}); err != nil || !found {
+			t.Fatalf("transfer %d: stored %v, %v", tid, found, err)
+		}
+		if res := results[0]; res.Code != ledger.OK || res.Timestamp != stored.Timestamp {
+			t.Fatalf("transfer %d: answered %v at %d, stored at %d: another command's result", tid, res.Code, res.Timestamp, stored.Timestamp)
+		}
+	}
+
+	called := false
+	n.SubmitAsync(ledger.Command{Op: 0}, func(_ ledger.Result, err error) {
+		called = true
+		if !errors.Is(err, ledger.ErrBatchMalformed) {
+			t.Errorf("unknown op: %v", err)
+		}
+	})
+	if !called {
+		t.Error("a malformed command was not refused on the caller's goroutine")
+	}
+}
+
+// TestSubmitAsyncCallbackDoesNotHoldTheEntry: the next entry is proposed
+// while a finished entry's callbacks still run, so a slow callback delays
+// its entry's other callers and no one else.
+func TestSubmitAsyncCallbackDoesNotHoldTheEntry(t *testing.T) {
+	c := startCluster(t, 1, func(cfg *Config) { cfg.EntriesInflightMax = 1 })
+	n := c.waitLeader().node
+	ctx := testContext(t, 20*time.Second)
+	submitOK(ctx, t, n, openAccount(1), openAccount(2))
+
+	second := make(chan error, 1)
+	firstDone := make(chan struct{})
+	n.SubmitAsync(transfer(10, 1, 2, 1), func(ledger.Result, error) {
+		defer close(firstDone)
+		// Blocks, against SubmitAsync's rule, until an entry after this
+		// one commits: with the inflight slot still held it never would.
+		n.SubmitAsync(transfer(11, 1, 2, 1), func(res ledger.Result, err error) {
+			if err == nil && res.Code != ledger.OK {
+				err = fmt.Errorf("code %v", res.Code)
+			}
+			second <- err
+		})
+		select {
+		case err := <-second:
+			second <- err
+		case <-ctx.Done():
+		}
+	})
+	select {
+	case <-firstDone:
+	case <-ctx.Done():
+		t.Fatal("the second entry waited for the first entry's callbacks")
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -22,6 +22,7 @@ import (
 // it leads. *replica.Node implements it.
 type Node interface {
 	SubmitOne(ctx context.Context, cmd ledger.Command) (ledger.Result, error)
+	SubmitAsync(cmd ledger.Command, then func(ledger.Result, error))
 	SubmitRouting(ctx context.Context, cmds []routing.Command) ([]routing.Result, error)
 	Local(fn func(*store.Store) error) error
 	Routing() *routing.State
@@ -325,19 +326,6 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 	}
 	f.inflight[key] = p
 	f.mu.Unlock()
-	// Until it is forwarded, every return below finishes the payment here.
-	forwarded := false
-	defer func() {
-		if !forwarded {
-			f.finish(p)
-		}
-	}()
-	// finishNow answers p at once (forgotten first, so that a resend
-	// arriving after the answer starts afresh and reads the ledger).
-	finishNow := func(code iso8583.ResponseCode) {
-		f.finish(p)
-		f.answer(p, code, nil)
-	}
 
 	// A payment this key already made (or tried) is found by the
 	// reservation below: the ledger answers exists (or id_already_failed)
@@ -347,7 +335,7 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 
 	rt, code := f.route(p)
 	if code != iso8583.ResponseApproved {
-		finishNow(code)
+		f.finishNow(p, code)
 		return true
 	}
 	f.m.legRoute.Observe(time.Since(start).Seconds())
@@ -364,20 +352,53 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 		deadline = time.Duration(targetInfo.PaymentTimeoutMs) * time.Millisecond
 	}
 
-	// Reserve.
+	// Reserve. This goroutine ends here: the proposer runs the rest when
+	// the ledger answers, inline when the payment only has to be
+	// forwarded (which never blocks), on a goroutine of its own otherwise.
 	reserveStart := time.Now()
 	kind := uint16(codePull)
 	if push {
 		kind = codePush
 	}
-	res, err := f.submit(ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{
+	f.node.SubmitAsync(ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{
 		ID: p.id, DebitAccount: rt.Debit, CreditAccount: rt.Credit, Amount: ledger.Amount(req.Amount),
 		Currency: req.Currency, Code: kind, Flags: ledger.Pending,
-		Timeout: uint32((deadline + ledgerGrace + time.Second - 1) / time.Second), UserRef: p.hash}})
-	f.m.legReserve.Observe(time.Since(reserveStart).Seconds())
+		Timeout: uint32((deadline + ledgerGrace + time.Second - 1) / time.Second), UserRef: p.hash}},
+		func(res ledger.Result, err error) {
+			f.m.legReserve.Observe(time.Since(reserveStart).Seconds())
+			if err == nil && res.Code == ledger.OK && push {
+				f.reserved(p, rt, target, deadline, res, nil)
+				return
+			}
+			go f.reserved(p, rt, target, deadline, res, err)
+		})
+	return true
+}
+
+// finishNow answers p at once (forgotten first, so that a resend arriving
+// after the answer starts afresh and reads the ledger).
+func (f *Flow) finishNow(p *payment, code iso8583.ResponseCode) {
+	f.finish(p)
+	f.answer(p, code, nil)
+}
+
+// reserved goes on with a payment once the ledger answered its
+// reservation: it forwards the payment to its target, or finishes it. The
+// forward of an approved push never blocks; every other path may (a
+// ledger read, a mandate, a void).
+func (f *Flow) reserved(p *payment, rt routing.Route, target uint64, deadline time.Duration, res ledger.Result, err error) {
+	// Until it is forwarded (or handed to voidLater), every return below
+	// finishes the payment here.
+	handed := false
+	defer func() {
+		if !handed {
+			f.finish(p)
+		}
+	}()
 	if err != nil {
-		finishNow(iso8583.ResponseUnavailable)
-		return true
+		f.submitFailed(err)
+		f.finishNow(p, iso8583.ResponseUnavailable)
+		return
 	}
 	switch res.Code {
 	case ledger.OK:
@@ -394,49 +415,50 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 		} else {
 			f.answer(p, iso8583.ResponseSystemError, nil)
 		}
-		return true
+		return
 	default:
-		finishNow(reserveFailure(res.Code))
-		return true
+		f.finishNow(p, reserveFailure(res.Code))
+		return
 	}
 	// A pull counts against its mandate once the funds are reserved, so
 	// that a refused reservation uses nothing up and a resend (answered
 	// from the ledger) never counts twice.
-	if !push {
+	if !p.push {
 		if code := f.useMandate(p, rt); code != iso8583.ResponseApproved {
 			f.void(p, code)
-			finishNow(code)
-			return true
+			f.finishNow(p, code)
+			return
 		}
 	}
 
 	// Forward, with the STAN and time derived from the reservation.
+	req := p.req
 	fwd := messages.Get().(*iso8583.Message)
 	defer messages.Put(fwd)
 	*fwd = *req
 	fwd.STAN = forwardSTAN(res.Timestamp)
 	fwd.TransmissionTime = forwardTime(res.Timestamp)
 	fwd.Clear(iso8583.FieldMAC)
-	if push {
+	if p.push {
 		err := setParticipant(fwd, iso8583.FieldReceiver, rt.Payee.Participant)
 		if err == nil {
 			err = fwd.SetBytes(iso8583.FieldPayeeAccount, []byte(rt.Payee.Account))
 		}
 		if err != nil {
-			f.void(p, iso8583.ResponseSystemError)
-			finishNow(iso8583.ResponseSystemError)
-			return true
+			handed = true
+			f.voidLater(p, iso8583.ResponseSystemError)
+			return
 		}
 	}
 	f.mu.Lock()
 	if p.reversed.Load() {
 		f.mu.Unlock()
 		// The payer reversed it before it went anywhere.
-		f.void(p, iso8583.ResponseDoNotHonour)
-		finishNow(iso8583.ResponseDoNotHonour)
-		return true
+		handed = true
+		f.voidLater(p, iso8583.ResponseDoNotHonour)
+		return
 	}
-	forwarded = true // from here the answer, the deadline or a reversal finishes it
+	handed = true // from here the answer, the deadline or a reversal finishes it
 	p.target = target
 	p.timer = time.AfterFunc(deadline, func() { f.deadlinePassed(p) })
 	p.fwdAt = time.Now()
@@ -445,12 +467,23 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 		// The target has no session: it never saw the payment.
 		if p.done.CompareAndSwap(false, true) {
 			p.timer.Stop()
-			f.void(p, iso8583.ResponseUnavailable)
-			f.finish(p)
-			f.answer(p, iso8583.ResponseUnavailable, nil)
+			go func() {
+				f.void(p, iso8583.ResponseUnavailable)
+				f.finishNow(p, iso8583.ResponseUnavailable)
+			}()
 		}
 	}
-	return true
+}
+
+// voidLater voids a reserved payment that will not be forwarded and then
+// answers code, on a goroutine of its own (reserved may run on the
+// proposer's). The payment stays in progress until then, so that a
+// resend joins it rather than racing the void.
+func (f *Flow) voidLater(p *payment, code iso8583.ResponseCode) {
+	go func() {
+		f.void(p, code)
+		f.finishNow(p, code)
+	}()
 }
 
 // finish drops p from the payments in progress and releases its slot;
@@ -573,13 +606,19 @@ func reserveFailure(c ledger.Code) iso8583.ResponseCode {
 func (f *Flow) submit(cmd ledger.Command) (ledger.Result, error) {
 	res, err := f.node.SubmitOne(context.Background(), cmd)
 	if err != nil {
-		var nl *replica.NotLeaderError
-		if !errors.As(err, &nl) {
-			f.log.Warn("flow: ledger proposal failed", "err", err)
-		}
+		f.submitFailed(err)
 		return ledger.Result{}, err
 	}
 	return res, nil
+}
+
+// submitFailed logs a failed proposal, unless it failed for want of
+// leadership (the requester's resend finds the leader).
+func (f *Flow) submitFailed(err error) {
+	var nl *replica.NotLeaderError
+	if !errors.As(err, &nl) {
+		f.log.Warn("flow: ledger proposal failed", "err", err)
+	}
 }
 
 func (f *Flow) readTransfer(id ledger.ID) (t ledger.Transfer, found bool, err error) {
@@ -654,29 +693,23 @@ func (f *Flow) payeeAnswered(from uint64, m *iso8583.Message) {
 	f.m.legPayee.Observe(time.Since(fwdAt).Seconds())
 	code, approval := m.ResponseCode, m.ApprovalCode
 	matches := m.Amount == p.req.Amount && m.Currency == p.req.Currency
-	go func() {
-		finishStart := time.Now()
-		defer func() { f.m.legFinish.Observe(time.Since(finishStart).Seconds()) }()
-		switch {
-		case code == iso8583.ResponseApproved && matches:
-			switch f.post(p, approval) {
-			case postDone:
-				f.finish(p)
-				f.answer(p, iso8583.ResponseApproved, &approval)
-			case postGone:
-				// Expired under us: the payee applied a payment the switch
-				// voided; it must reverse it.
-				f.recordAdvice(target, p.id, routing.AdviceTimeout)
-				f.finish(p)
-				f.answer(p, iso8583.ResponsePayeeTimedOut, nil)
-				f.sendAdviceFor(target, p.id)
-			default:
-				// Leadership moved: the next leader voids the payment and
-				// owes the payee an advice; the payer's resend reads it.
-				f.finish(p)
-				f.answer(p, iso8583.ResponseUnavailable, nil)
+	finishStart := time.Now()
+	if code == iso8583.ResponseApproved && matches {
+		// Post. Approved and posted, the payer's answer goes out from the
+		// proposer's goroutine; anything else (a retry, an advice) gets a
+		// goroutine of its own.
+		f.node.SubmitAsync(postCommand(p, approval), func(res ledger.Result, err error) {
+			if err == nil && (res.Code == ledger.OK || res.Code == ledger.Exists) {
+				f.posted(p, target, approval, postDone, finishStart)
+				return
 			}
-		case code == iso8583.ResponseApproved:
+			go f.posted(p, target, approval, f.post(p, approval, res, err), finishStart)
+		})
+		return
+	}
+	go func() {
+		defer func() { f.m.legFinish.Observe(time.Since(finishStart).Seconds()) }()
+		if code == iso8583.ResponseApproved {
 			// Approved, but not what was asked: refuse it, and have the
 			// payee undo what it applied.
 			f.log.Warn("payment approval does not match the request; voided", "from", from, "rrn", string(key.RRN[:]))
@@ -685,12 +718,34 @@ func (f *Flow) payeeAnswered(from uint64, m *iso8583.Message) {
 			f.finish(p)
 			f.answer(p, iso8583.ResponseSystemError, nil)
 			f.sendAdviceFor(target, p.id)
-		default:
-			f.void(p, code)
-			f.finish(p)
-			f.answer(p, code, nil)
+			return
 		}
+		f.void(p, code)
+		f.finish(p)
+		f.answer(p, code, nil)
 	}()
+}
+
+// posted finishes an approved payment once post has an outcome.
+func (f *Flow) posted(p *payment, target uint64, approval [6]byte, outcome int, finishStart time.Time) {
+	defer func() { f.m.legFinish.Observe(time.Since(finishStart).Seconds()) }()
+	switch outcome {
+	case postDone:
+		f.finish(p)
+		f.answer(p, iso8583.ResponseApproved, &approval)
+	case postGone:
+		// Expired under us: the payee applied a payment the switch voided;
+		// it must reverse it.
+		f.recordAdvice(target, p.id, routing.AdviceTimeout)
+		f.finish(p)
+		f.answer(p, iso8583.ResponsePayeeTimedOut, nil)
+		f.sendAdviceFor(target, p.id)
+	default:
+		// Leadership moved: the next leader voids the payment and owes the
+		// payee an advice; the payer's resend reads it.
+		f.finish(p)
+		f.answer(p, iso8583.ResponseUnavailable, nil)
+	}
 }
 
 // Outcomes of post.
@@ -700,15 +755,19 @@ const (
 	postAbandon        // no definite answer on this node (leadership lost)
 )
 
-// post posts p's reservation after the payee's approval. The payee has
-// applied the payment, so a transient failure is retried with the same
-// ID (posting is idempotent) until the ledger answers, while this node
-// leads.
-func (f *Flow) post(p *payment, approval [6]byte) int {
+// postCommand posts p's reservation, with the payee's approval code.
+func postCommand(p *payment, approval [6]byte) ledger.Command {
+	return ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{
+		ID: transferID(tagPost, p.key), PendingID: p.id, Flags: ledger.PostPending, UserRef: approvalRef(approval)}}
+}
+
+// post settles p's post after the payee's approval, given the first
+// attempt's result (res, err). The payee has applied the payment, so a
+// transient failure is retried with the same ID (posting is idempotent)
+// until the ledger answers, while this node leads.
+func (f *Flow) post(p *payment, approval [6]byte, res ledger.Result, err error) int {
 	wait := 20 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		res, err := f.submit(ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{
-			ID: transferID(tagPost, p.key), PendingID: p.id, Flags: ledger.PostPending, UserRef: approvalRef(approval)}})
+	for {
 		if err == nil {
 			switch res.Code {
 			case ledger.OK, ledger.Exists:
@@ -726,6 +785,8 @@ func (f *Flow) post(p *payment, approval [6]byte) int {
 				}
 			}
 			f.log.Error("flow: post refused", "rrn", string(p.key.RRN[:]), "code", res.Code)
+		} else {
+			f.submitFailed(err)
 		}
 		var nl *replica.NotLeaderError
 		if errors.As(err, &nl) || errors.Is(err, replica.ErrStopped) || !f.node.IsLeader() {
@@ -733,6 +794,7 @@ func (f *Flow) post(p *payment, approval [6]byte) int {
 		}
 		time.Sleep(wait)
 		wait = min(2*wait, time.Second)
+		res, err = f.node.SubmitOne(context.Background(), postCommand(p, approval))
 	}
 }
 
