@@ -107,6 +107,9 @@ func (o Options) Validate() error {
 // tolerant L0 let compaction keep up; a Bloom filter on every level keeps
 // the point reads for accounts and transfer IDs to one block read.
 //
+// Flushes and compactions run at a lower CPU priority than the rest of
+// the process (backgroundListener).
+//
 // WALBytesPerSync matters to a replica, which commits without syncing
 // (the Raft log is its durable record): without it the WAL of a whole
 // 64 MiB memtable is synced in one go when the memtable rotates, which
@@ -131,6 +134,7 @@ func PebbleOptions(fs vfs.FS) *pebble.Options {
 		opts.Levels[i].BlockSize = 32 << 10
 	}
 	opts.CompactionConcurrencyRange = func() (int, int) { return 1, 2 }
+	opts.EventListener = backgroundListener()
 	return opts
 }
 
