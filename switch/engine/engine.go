@@ -72,7 +72,8 @@ func Start(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	fl, err := flow.New(flow.Config{Node: cfg.Node, Router: router, DefaultTimeout: cfg.DefaultTimeout, Logger: cfg.Logger, Registerer: cfg.Registerer})
+	fl, err := flow.New(flow.Config{Node: cfg.Node, Router: router, DefaultTimeout: cfg.DefaultTimeout,
+		RouteWaits: cfg.Consent != nil, Logger: cfg.Logger, Registerer: cfg.Registerer})
 	if err != nil {
 		return nil, err
 	}

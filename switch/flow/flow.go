@@ -52,11 +52,17 @@ type Config struct {
 	DefaultTimeout time.Duration
 	// InflightMax bounds the payments in progress; beyond it a new payment
 	// is answered 91 at once. Default 10,000: a third of a second of
-	// payments at 30,000/s. Each one in progress holds a goroutine; a bound
-	// of 200,000 let a backlog grow until the goroutines' scheduling and
-	// stacks slowed the switch below the offered load, and it collapsed
-	// instead of shedding the excess.
+	// payments at 30,000/s. A bound of 200,000 (when each payment in
+	// progress held a goroutine) let a backlog grow until the goroutines'
+	// scheduling and stacks slowed the switch below the offered load, and
+	// it collapsed instead of shedding the excess.
 	InflightMax int
+	// RouteWaits says the router may wait (a consent hook is configured):
+	// each payment is then routed on a goroutine of its own. Otherwise
+	// routing reads memory only, and Request routes and reserves on the
+	// caller's goroutine (a front end worker), which saves a goroutine
+	// per payment.
+	RouteWaits bool
 	// AdviceRetryMax is the longest wait between two sends of an
 	// unanswered reversal advice (the wait doubles from one second).
 	// Default 60 s.
@@ -193,8 +199,9 @@ func (f *Flow) Drain(ctx context.Context) error {
 }
 
 // Request handles a request from a signed-on session: 0200 (a payment)
-// or 0420 (the payer reverses one). It returns at once; the work goes on
-// in its own goroutine. m is copied.
+// or 0420 (the payer reverses one). It returns without waiting for the
+// ledger or the payee (see RouteWaits); the work goes on when they
+// answer. m is copied.
 func (f *Flow) Request(r Replier, m *iso8583.Message) {
 	switch m.MTI {
 	case iso8583.MTIFinancialRequest, iso8583.MTIReversalAdvice:
@@ -215,6 +222,12 @@ func (f *Flow) Request(r Replier, m *iso8583.Message) {
 	}
 	req := new(iso8583.Message)
 	*req = *m
+	if req.MTI == iso8583.MTIFinancialRequest && !f.cfg.RouteWaits {
+		if !f.pay(r, req) {
+			<-f.slots
+		}
+		return
+	}
 	go func() {
 		if req.MTI == iso8583.MTIReversalAdvice {
 			f.payerReversal(r, req)

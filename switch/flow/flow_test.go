@@ -81,6 +81,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, timeout time.Duration) *fixture {
 	t.Helper()
+	return newFixtureWith(t, timeout, false)
+}
+
+// newFixtureWith is newFixture with Config.RouteWaits set to routeWaits.
+func newFixtureWith(t *testing.T, timeout time.Duration, routeWaits bool) *fixture {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	node, err := replica.Open(replica.Config{NodeID: "n1", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Logger: logger})
 	if err != nil {
@@ -122,7 +128,7 @@ func newFixture(t *testing.T, timeout time.Duration) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fl, err := New(Config{Node: node, Router: router, DefaultTimeout: timeout, Logger: logger})
+	fl, err := New(Config{Node: node, Router: router, DefaultTimeout: timeout, RouteWaits: routeWaits, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,8 +211,16 @@ func wantCode(t *testing.T, m *iso8583.Message, want iso8583.ResponseCode) {
 	}
 }
 
+// TestPushPaths runs with payments routed on the caller's goroutine and,
+// as with a consent hook, on goroutines of their own.
 func TestPushPaths(t *testing.T) {
-	fx := newFixture(t, 2*time.Second)
+	for _, routeWaits := range []bool{false, true} {
+		t.Run(fmt.Sprintf("RouteWaits=%v", routeWaits), func(t *testing.T) { testPushPaths(t, routeWaits) })
+	}
+}
+
+func testPushPaths(t *testing.T, routeWaits bool) {
+	fx := newFixtureWith(t, 2*time.Second, routeWaits)
 
 	// Approved, by participant and account.
 	req := fx.payment(beta, "0020000009", 12_50)
