@@ -29,9 +29,18 @@
 //     the deadline (the payee's payment timeout, 10 s by default): void,
 //     68 to the payer, and a reversal advice owed to the payee.
 //
-// Every payment is one goroutine from its request to its forwarding, and
-// one timer after; InflightMax bounds them (91 beyond it). A request never
-// waits on the front end's event loop.
+// No goroutine waits for the ledger. The front end's worker checks,
+// routes and proposes the reservation (replica.Node.SubmitAsync) and goes
+// back to its queue; the proposer, once the entry is applied, runs the
+// forward for every payment of the entry in turn; the payee's 0210 is
+// worked the same way up to its post, and the proposer answers the payer.
+// Only the rare paths that must wait start a goroutine: a resend read
+// from the ledger, a void, a mandate, a post retried, an advice, and
+// routing itself when a consent hook is configured (Config.RouteWaits).
+// Waking a goroutine per payment, hundreds at once for each log entry,
+// kept the Raft loop and the network loops queued behind them. A payment
+// forwarded holds one timer; InflightMax bounds the payments in progress
+// (91 beyond it). A request never waits on the front end's event loop.
 //
 // # Reversal advices
 //
