@@ -716,7 +716,9 @@ func (f *Flow) payeeAnswered(from uint64, m *iso8583.Message) {
 				f.posted(p, target, approval, postDone, finishStart)
 				return
 			}
-			go f.posted(p, target, approval, f.post(p, approval, res, err), finishStart)
+			// Not go f.posted(…, f.post(…)): post, which may wait, would
+			// run here, as a go statement's arguments do.
+			go func() { f.posted(p, target, approval, f.post(p, approval, res, err), finishStart) }()
 		})
 		return
 	}
