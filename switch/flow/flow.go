@@ -480,10 +480,7 @@ func (f *Flow) reserved(p *payment, rt routing.Route, target uint64, deadline ti
 		// The target has no session: it never saw the payment.
 		if p.done.CompareAndSwap(false, true) {
 			p.timer.Stop()
-			go func() {
-				f.void(p, iso8583.ResponseUnavailable)
-				f.finishNow(p, iso8583.ResponseUnavailable)
-			}()
+			f.voidLater(p, iso8583.ResponseUnavailable)
 		}
 	}
 }
