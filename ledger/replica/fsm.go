@@ -45,6 +45,8 @@ type fsm struct {
 	routingCmds []routing.Command
 	aux         []store.Write
 	onApply     func(index uint64)
+	// snapshots persists Snapshot's snapshots; set before Raft starts.
+	snapshots *checkpointSnapshots
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -160,15 +162,18 @@ func (f *fsm) applyRouting(l *raft.Log) *entryResponse {
 	return &entryResponse{routing: slices.Clone(out.Results)}
 }
 
-// Snapshot syncs the store and captures it; Persist streams it.
+// Snapshot makes the store durable up to the applied index, so that Raft
+// may compact its log up to it; Persist checkpoints it (snapshots.go).
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if f.snapshots == nil {
+		return nil, errors.New("replica: no snapshot store")
+	}
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	snap, err := f.store.Snapshot()
-	if err != nil {
+	if err := f.store.Sync(); err != nil {
 		return nil, err
 	}
-	return &fsmSnapshot{snap: snap, logger: f.logger}, nil
+	return &fsmSnapshot{fsm: f, index: f.applied.Load()}, nil
 }
 
 // Restore replaces the whole state with a snapshot from the leader.
@@ -211,18 +216,16 @@ func (f *fsm) close() error {
 }
 
 type fsmSnapshot struct {
-	snap   *store.Snapshot
-	logger *slog.Logger
+	fsm   *fsm
+	index uint64 // the applied index when Raft asked; the checkpoint may be later
 }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	n, err := s.snap.WriteTo(sink)
-	if err != nil {
-		_ = sink.Cancel()
-		return fmt.Errorf("replica: write snapshot: %w", err)
+	if err := s.fsm.snapshots.persist(s.fsm.withStore, sink); err != nil {
+		return err
 	}
-	s.logger.Info("snapshot persisted", "index", s.snap.Index, "bytes", n)
-	return sink.Close()
+	s.fsm.logger.Info("snapshot persisted as a checkpoint", "id", sink.ID(), "index", s.index)
+	return nil
 }
 
-func (s *fsmSnapshot) Release() { s.snap.Release() }
+func (s *fsmSnapshot) Release() {}

@@ -75,11 +75,17 @@ func Open(cfg Config) (*Node, error) {
 		closeAll()
 		return nil, fmt.Errorf("replica: open raft log: %w", err)
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.Dir, "snapshots"), 2, hlog)
+	files, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.Dir, "snapshots"), 2, hlog)
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
+	snaps, err := newCheckpointSnapshots(files, filepath.Join(cfg.Dir, "checkpoints"), cfg.Logger)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	n.fsm.snapshots = snaps
 	if n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, nil, 3, 10*time.Second, hlog); err != nil {
 		closeAll()
 		return nil, fmt.Errorf("replica: listen on %s: %w", cfg.RaftAddr, err)

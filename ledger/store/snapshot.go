@@ -11,6 +11,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Snapshot streams. A snapshot is every key of the store at one applied
@@ -42,17 +43,69 @@ type Snapshot struct {
 // up to AppliedIndex) and captures it. It is cheap: the data is read later,
 // by WriteTo. Call it from the Apply goroutine; Release it when done.
 func (s *Store) Snapshot() (*Snapshot, error) {
-	if err := s.db.LogData(nil, pebble.Sync); err != nil {
-		return nil, fmt.Errorf("store: sync before snapshot: %w", err)
+	if err := s.Sync(); err != nil {
+		return nil, err
 	}
 	return &Snapshot{snap: s.db.NewSnapshot(), Index: s.meta.appliedIndex}, nil
+}
+
+// Sync makes every applied batch durable: a store opened with NoSync
+// commits without waiting for its WAL, and a Raft log may be compacted only
+// up to what the store holds on disk.
+func (s *Store) Sync() error {
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("store: sync: %w", err)
+	}
+	return nil
+}
+
+// Checkpoint writes a consistent copy of the store into dir, which must not
+// exist, without reading the data: the memtable is flushed first, then
+// Pebble hard-links the immutable table files (copying them only across
+// file systems) and copies the little WAL written since the flush. It may
+// run on any goroutine while Apply goes on; the copy holds whatever batches
+// were applied when it was cut, with their applied index, never part of
+// one. WriteCheckpointTo streams it in the snapshot format.
+//
+// The cost is a memtable flush that was due anyway, a link per table file,
+// and the disk space of the tables that later compactions replace, for as
+// long as the checkpoint is kept.
+func (s *Store) Checkpoint(dir string) error {
+	if err := s.db.Flush(); err != nil {
+		return fmt.Errorf("store: flush before checkpoint: %w", err)
+	}
+	if err := s.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
+		return fmt.Errorf("store: checkpoint %s: %w", dir, err)
+	}
+	return nil
+}
+
+// WriteCheckpointTo streams the checkpoint in dir (made by Checkpoint, on
+// the file system fs, nil for the OS) to w in the snapshot format, as
+// Snapshot.WriteTo does for a live store. It opens the checkpoint read-only
+// and changes nothing in it.
+func WriteCheckpointTo(fs vfs.FS, dir string, w io.Writer) (int64, error) {
+	opts := PebbleOptions(fs)
+	opts.ReadOnly = true
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return 0, fmt.Errorf("store: open checkpoint %s: %w", dir, err)
+	}
+	n, err := writeStream(db, w)
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("store: close checkpoint %s: %w", dir, cerr)
+	}
+	return n, err
 }
 
 // Release frees the snapshot.
 func (sn *Snapshot) Release() { _ = sn.snap.Close() }
 
 // WriteTo streams the snapshot to w.
-func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
+func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) { return writeStream(sn.snap, w) }
+
+// writeStream writes every key r holds to w in the snapshot format.
+func writeStream(r pebble.Reader, w io.Writer) (int64, error) {
 	h := xxhash.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 1<<20)
 	written := int64(0)
@@ -64,7 +117,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	if err := put([]byte(snapshotMagic)); err != nil {
 		return written, err
 	}
-	iter, err := sn.snap.NewIter(nil)
+	iter, err := r.NewIter(nil)
 	if err != nil {
 		return written, err
 	}

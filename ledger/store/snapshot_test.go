@@ -101,3 +101,60 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatalf("restored store ends at digest %s, the original at %s", s.Digest(), h.memory.Digest())
 	}
 }
+
+// TestCheckpointStream checkpoints a store in the middle of a sequence and
+// lets Apply go on: the checkpoint's stream is the same, byte for byte, as
+// the stream of a snapshot taken at the same point, and it restores to the
+// store as it was then.
+func TestCheckpointStream(t *testing.T) {
+	const seed, batchesBefore, batchesAfter = 7, 15, 5
+	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true}, tightness{}, &coverage{})
+	defer h.close()
+	g := newGenerator(nil, generatorLimits{commandsMax: 60, accountsMax: 30})
+	for i := uint64(1); i <= batchesBefore; i++ {
+		h.apply(g.batchAt(seed, i))
+	}
+	snap, err := h.store.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Release()
+	checkpoint := filepath.Join(t.TempDir(), "checkpoint")
+	if err := h.store.Checkpoint(checkpoint); err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	if err := h.store.Checkpoint(checkpoint); err == nil {
+		t.Fatal("a second checkpoint into the same directory succeeded")
+	}
+	for i := uint64(batchesBefore + 1); i <= batchesBefore+batchesAfter; i++ {
+		h.apply(g.batchAt(seed, i)) // the checkpoint must not see these
+	}
+
+	var fromSnapshot, fromCheckpoint bytes.Buffer
+	if _, err := snap.WriteTo(&fromSnapshot); err != nil {
+		t.Fatal(err)
+	}
+	n, err := store.WriteCheckpointTo(nil, checkpoint, &fromCheckpoint)
+	if err != nil {
+		t.Fatalf("stream the checkpoint: %v", err)
+	}
+	if n != int64(fromCheckpoint.Len()) {
+		t.Fatalf("WriteCheckpointTo reports %d bytes, wrote %d", n, fromCheckpoint.Len())
+	}
+	if !bytes.Equal(fromCheckpoint.Bytes(), fromSnapshot.Bytes()) {
+		t.Fatalf("the checkpoint streams %d bytes unlike the snapshot's %d taken at the same index", fromCheckpoint.Len(), fromSnapshot.Len())
+	}
+
+	dir := filepath.Join(t.TempDir(), "restored")
+	if err := store.RestoreDir(store.Options{Dir: dir, Logger: quiet}, &fromCheckpoint); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	s, err := store.Open(store.Options{Dir: dir, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.AppliedIndex() != batchesBefore || s.Digest() != h.digests[batchesBefore-1] {
+		t.Fatalf("restored at index %d digest %s, want %d %s", s.AppliedIndex(), s.Digest(), batchesBefore, h.digests[batchesBefore-1])
+	}
+}
