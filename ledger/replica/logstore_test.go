@@ -2,9 +2,11 @@ package replica
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
@@ -127,4 +129,104 @@ func wantBounds(t *testing.T, s raftLogStore, first, last uint64) {
 	if err1 != nil || err2 != nil || f != first || l != last {
 		t.Fatalf("bounds = [%d, %d] (%v, %v), want [%d, %d]", f, l, err1, err2, first, last)
 	}
+}
+
+// TestLogSegmentsDeletedLazily: a log compaction returns, and appends go
+// on, while the released segment files still wait to be deleted; they are
+// deleted afterwards, and a file a crash left behind goes when the log is
+// next opened.
+func TestLogSegmentsDeletedLazily(t *testing.T) {
+	dir := t.TempDir()
+	logger := slog.New(slog.DiscardHandler)
+	wal, fs, err := openLog(dir, logger, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 1<<10)
+	appendLogs := func(first, last uint64) {
+		t.Helper()
+		var logs []*raft.Log
+		for i := first; i <= last; i++ {
+			logs = append(logs, &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: data})
+		}
+		if err := wal.StoreLogs(logs); err != nil {
+			t.Fatalf("append %d-%d: %v", first, last, err)
+		}
+	}
+	for i := uint64(1); i <= 1000; i += 100 {
+		appendLogs(i, i+99)
+	}
+	before := segmentFiles(t, dir)
+	if before < 10 {
+		t.Fatalf("%d segment files: the test needs many", before)
+	}
+
+	// Hold the deletions back: the compaction and the next append must not
+	// wait for them.
+	fs.mu.Lock()
+	done := make(chan error, 1)
+	go func() {
+		err := compactedLog{wal}.DeleteRange(1, 800)
+		if err == nil {
+			appendLogs(1001, 1100)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("compaction: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		fs.mu.Unlock()
+		t.Fatal("the compaction waited for its segment files to be deleted")
+	}
+	if got := segmentFiles(t, dir); got < before {
+		t.Fatalf("%d segment files, down from %d, while deletion was held", got, before)
+	}
+	fs.mu.Unlock()
+	fs.wait()
+	if got := segmentFiles(t, dir); got >= before {
+		t.Fatalf("%d segment files after the compaction, %d before", got, before)
+	}
+	if first, _ := wal.FirstIndex(); first != 801 {
+		t.Fatalf("first index %d after compacting to 800", first)
+	}
+	var l raft.Log
+	if err := wal.GetLog(1100, &l); err != nil || l.Index != 1100 {
+		t.Fatalf("read index 1100: %v (%d)", err, l.Index)
+	}
+
+	// A crash before a deletion: the file stays until the log reopens.
+	fs.mu.Lock()
+	if err := (compactedLog{wal}).DeleteRange(801, 1000); err != nil {
+		t.Fatal(err)
+	}
+	held := segmentFiles(t, dir)
+	if err := wal.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopened, fs2, err := openLog(dir, logger, 64<<10)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	fs2.wait() // opening deletes the leftovers, lazily too
+	if got := segmentFiles(t, dir); got >= held {
+		t.Fatalf("%d segment files after reopening, %d before: the leftovers stayed", got, held)
+	}
+	if first, _ := reopened.FirstIndex(); first != 1001 {
+		t.Fatalf("first index %d after reopening, want 1001", first)
+	}
+	fs.mu.Unlock()
+	fs.wait() // the held deletions find their files gone, and only log it
+	_ = reopened.Close()
+}
+
+func segmentFiles(t *testing.T, dir string) int {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*.wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(names)
 }

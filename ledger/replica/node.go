@@ -28,6 +28,7 @@ type Node struct {
 	raft      *raft.Raft
 	fsm       *fsm
 	wal       *raftwal.WAL
+	walFS     *lazyDeleteFS
 	transport *raft.NetworkTransport
 	metrics   *metrics
 
@@ -68,10 +69,11 @@ func Open(cfg Config) (*Node, error) {
 		}
 		if n.wal != nil {
 			_ = n.wal.Close()
+			n.walFS.wait()
 		}
 		_ = n.fsm.close()
 	}
-	if n.wal, err = raftwal.Open(filepath.Join(cfg.Dir, "raft")); err != nil {
+	if n.wal, n.walFS, err = openLog(filepath.Join(cfg.Dir, "raft"), cfg.Logger, 0); err != nil {
 		closeAll()
 		return nil, fmt.Errorf("replica: open raft log: %w", err)
 	}
@@ -602,6 +604,7 @@ func (n *Node) shutdown() error {
 	defer cancel()
 	err := n.waitFuture(ctx, n.raft.Shutdown())
 	errs := []error{err, n.transport.Close(), n.wal.Close(), n.fsm.close()}
+	n.walFS.wait()
 	n.cfg.Logger.Info("replica stopped", "node", n.cfg.NodeID)
 	return errors.Join(errs...)
 }
