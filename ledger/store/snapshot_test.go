@@ -21,12 +21,8 @@ func TestSnapshotRestore(t *testing.T) {
 		batchesBefore = 20
 		batchesAfter  = 10
 	)
-	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true}, tightness{}, &coverage{})
+	h, g := snapshotHarness(t, seed, batchesBefore)
 	defer h.close()
-	g := newGenerator(nil, generatorLimits{commandsMax: 60, accountsMax: 30})
-	for i := uint64(1); i <= batchesBefore; i++ {
-		h.apply(g.batchAt(seed, i))
-	}
 	snap, err := h.store.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -102,18 +98,25 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 }
 
+// snapshotHarness is a NoSync store with the first batches of seed's
+// sequence applied, and the generator of the rest.
+func snapshotHarness(t *testing.T, seed, batches uint64) (*harness, *generator) {
+	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true}, tightness{}, &coverage{})
+	g := newGenerator(nil, generatorLimits{commandsMax: 60, accountsMax: 30})
+	for i := uint64(1); i <= batches; i++ {
+		h.apply(g.batchAt(seed, i))
+	}
+	return h, g
+}
+
 // TestCheckpointStream checkpoints a store in the middle of a sequence and
 // lets Apply go on: the checkpoint's stream is the same, byte for byte, as
 // the stream of a snapshot taken at the same point, and it restores to the
 // store as it was then.
 func TestCheckpointStream(t *testing.T) {
 	const seed, batchesBefore, batchesAfter = 7, 15, 5
-	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true}, tightness{}, &coverage{})
+	h, g := snapshotHarness(t, seed, batchesBefore)
 	defer h.close()
-	g := newGenerator(nil, generatorLimits{commandsMax: 60, accountsMax: 30})
-	for i := uint64(1); i <= batchesBefore; i++ {
-		h.apply(g.batchAt(seed, i))
-	}
 	snap, err := h.store.Snapshot()
 	if err != nil {
 		t.Fatal(err)
