@@ -58,8 +58,10 @@ type checkpointSnapshots struct {
 	dir    string // the checkpoints, one directory per snapshot ID
 	logger *slog.Logger
 
-	// mu keeps reap from removing a checkpoint while Open streams it.
-	mu sync.RWMutex
+	// mu makes Open's streams and reap take turns: reap must not remove a
+	// checkpoint being read, and Pebble locks the directory it opens, even
+	// read-only, so two streams of one checkpoint cannot run at once.
+	mu sync.Mutex
 }
 
 func newCheckpointSnapshots(files *raft.FileSnapshotStore, dir string, logger *slog.Logger) (*checkpointSnapshots, error) {
@@ -129,8 +131,8 @@ func (s *checkpointSnapshots) Open(id string) (*raft.SnapshotMeta, io.ReadCloser
 // materialize writes the stream of checkpoint id to a temporary file and
 // returns it rewound, to be removed when closed.
 func (s *checkpointSnapshots) materialize(id string) (io.ReadCloser, int64, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	f, err := os.CreateTemp(s.dir, id+"-*.stream")
 	if err != nil {
 		return nil, 0, fmt.Errorf("replica: snapshot %s: %w", id, err)

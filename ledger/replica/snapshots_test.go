@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -71,6 +72,29 @@ func TestSnapshotsAreCheckpoints(t *testing.T) {
 	}
 	if got, want := dirNames(t, dir), ids[1:]; !slices.Equal(got, want) {
 		t.Fatalf("after the stream was closed the checkpoints directory holds %v, want %v", got, want)
+	}
+
+	// Two followers may need the same snapshot at once.
+	sizes := make(chan error, 2)
+	for range 2 {
+		go func() {
+			meta, rc, err := snaps.Open(ids[2])
+			if err != nil {
+				sizes <- err
+				return
+			}
+			defer rc.Close()
+			n, err := io.Copy(io.Discard, rc)
+			if err == nil && n != meta.Size {
+				err = fmt.Errorf("streamed %d bytes, meta says %d", n, meta.Size)
+			}
+			sizes <- err
+		}()
+	}
+	for range 2 {
+		if err := <-sizes; err != nil {
+			t.Fatalf("concurrent open: %v", err)
+		}
 	}
 }
 
