@@ -77,13 +77,11 @@ func (f *lazyDeleteFS) wait() { f.pending.Wait() }
 // openLog opens the Raft log in dir with lazy segment deletion, in
 // segments of segmentSize bytes (0: raft-wal's default, 64 MiB).
 func openLog(dir string, logger *slog.Logger, segmentSize int) (*raftwal.WAL, *lazyDeleteFS, error) {
-	fs := &lazyDeleteFS{FS: walfs.New(), logger: logger}
-	filer := raftwal.WithSegmentFiler(segment.NewFiler(dir, fs))
-	size := raftwal.WithSegmentSize(segmentSize)
 	if segmentSize == 0 {
-		size = raftwal.WithSegmentSize(raftwal.DefaultSegmentSize)
+		segmentSize = raftwal.DefaultSegmentSize
 	}
-	wal, err := raftwal.Open(dir, filer, size)
+	fs := &lazyDeleteFS{FS: walfs.New(), logger: logger}
+	wal, err := raftwal.Open(dir, raftwal.WithSegmentFiler(segment.NewFiler(dir, fs)), raftwal.WithSegmentSize(segmentSize))
 	if err != nil {
 		return nil, nil, err
 	}
