@@ -15,8 +15,8 @@ import (
 )
 
 // Snapshot streams. A snapshot is every key of the store at one applied
-// index, read through a Pebble snapshot so that Apply may go on while it is
-// written out:
+// index, read from a checkpoint (Checkpoint, WriteCheckpointTo) so that
+// Apply may go on while it is written out:
 //
 //	magic "PSWSNAP1"
 //	repeated: uvarint key length (> 0), key, uvarint value length, value
@@ -32,22 +32,6 @@ const (
 	snapshotKeyMax   = 128 // routing keys reach 2 + 64 (a mandate ID)
 	snapshotValueMax = historyGroupMax
 )
-
-// Snapshot is a consistent, point-in-time view of the store.
-type Snapshot struct {
-	snap  *pebble.Snapshot
-	Index uint64 // the applied index the snapshot holds
-}
-
-// Snapshot makes the state durable (so that the Raft log may be compacted
-// up to AppliedIndex) and captures it. It is cheap: the data is read later,
-// by WriteTo. Call it from the Apply goroutine; Release it when done.
-func (s *Store) Snapshot() (*Snapshot, error) {
-	if err := s.Sync(); err != nil {
-		return nil, err
-	}
-	return &Snapshot{snap: s.db.NewSnapshot(), Index: s.meta.appliedIndex}, nil
-}
 
 // Sync makes every applied batch durable: a store opened with NoSync
 // commits without waiting for its WAL, and a Raft log may be compacted only
@@ -81,8 +65,7 @@ func (s *Store) Checkpoint(dir string) error {
 }
 
 // WriteCheckpointTo streams the checkpoint in dir (made by Checkpoint, on
-// the file system fs, nil for the OS) to w in the snapshot format, as
-// Snapshot.WriteTo does for a live store. It opens the checkpoint read-only
+// the file system fs, nil for the OS) to w in the snapshot format. It opens the checkpoint read-only
 // and changes nothing in it.
 func WriteCheckpointTo(fs vfs.FS, dir string, w io.Writer) (int64, error) {
 	opts := PebbleOptions(fs)
@@ -97,12 +80,6 @@ func WriteCheckpointTo(fs vfs.FS, dir string, w io.Writer) (int64, error) {
 	}
 	return n, err
 }
-
-// Release frees the snapshot.
-func (sn *Snapshot) Release() { _ = sn.snap.Close() }
-
-// WriteTo streams the snapshot to w.
-func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) { return writeStream(sn.snap, w) }
 
 // writeStream writes every key r holds to w in the snapshot format.
 func writeStream(r pebble.Reader, w io.Writer) (int64, error) {
