@@ -1,12 +1,18 @@
 package store_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/payswitch/payswitch/ledger"
 	"github.com/payswitch/payswitch/ledger/store"
 )
@@ -87,5 +93,90 @@ func TestOpenOptions(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("close: %v", err)
+	}
+}
+
+// TestFlushKeepsStreamsApart checks the file sizes PebbleOptions chooses:
+// when several append streams grow side by side, as the ledger's transfers
+// (by acquirer) and history (by account) do, no flushed L0 file overlaps
+// a whole stream of older data in the base level, so compacting it does
+// not rewrite that stream. With Pebble's default sizes an L0 file spans
+// several streams and overlaps every older key between them.
+func TestFlushKeepsStreamsApart(t *testing.T) {
+	const (
+		streams   = 6
+		oldBytes  = 8 << 20 // per stream, compacted into the base level
+		newBytes  = 1 << 20 // per stream, flushed to L0
+		valueSize = 1000
+	)
+	opts := store.PebbleOptions(vfs.NewMem())
+	opts.DisableAutomaticCompactions = true
+	db, err := pebble.Open("db", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	value := make([]byte, valueSize) // random, so that compression keeps its size
+	next := make([]uint64, streams)
+	write := func(perStream int) {
+		b := db.NewBatch()
+		for s := range streams {
+			for range perStream / valueSize {
+				key := binary.BigEndian.AppendUint64([]byte{'t', byte(s)}, next[s])
+				next[s]++
+				for i := range value {
+					value[i] = byte(rng.Uint32())
+				}
+				if err := b.Set(key, value, nil); err != nil {
+					t.Fatal(err)
+				}
+				if b.Len() > 4<<20 {
+					if err := b.Commit(pebble.NoSync); err != nil {
+						t.Fatal(err)
+					}
+					b = db.NewBatch()
+				}
+			}
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(oldBytes)
+	if err := db.Compact(context.Background(), []byte{'t'}, []byte{'u'}, false); err != nil {
+		t.Fatal(err)
+	}
+	write(newBytes)
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	levels, err := db.SSTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base []pebble.SSTableInfo
+	for _, level := range levels[1:] {
+		if len(level) > 0 {
+			base = level
+			break
+		}
+	}
+	if len(levels[0]) == 0 || len(base) == 0 {
+		t.Fatalf("want the flush in L0 over a base level, got %d L0 files and %d base files", len(levels[0]), len(base))
+	}
+	for _, f := range levels[0] {
+		var overlap uint64
+		for _, g := range base {
+			if bytes.Compare(g.Largest.UserKey, f.Smallest.UserKey) >= 0 && bytes.Compare(g.Smallest.UserKey, f.Largest.UserKey) <= 0 {
+				overlap += g.Size
+			}
+		}
+		if overlap >= oldBytes {
+			t.Errorf("L0 file %s [%x, %x] overlaps %d bytes of the base level, a whole stream (%d) or more",
+				f.FileNum, f.Smallest.UserKey, f.Largest.UserKey, overlap, oldBytes)
+		}
 	}
 }
