@@ -230,6 +230,13 @@ func (s *State) Mandate(id string) (Mandate, bool) {
 	return out, ok
 }
 
+// OwedAdvices reports how many advices are owed to participant.
+func (s *State) OwedAdvices(participant uint64) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.advices[participant])
+}
+
 // OutboxLen reports how many advices are owed in all.
 func (s *State) OutboxLen() int {
 	s.mu.RLock()

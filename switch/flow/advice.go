@@ -29,6 +29,9 @@ const (
 type adviceState struct {
 	mu   sync.Mutex
 	next map[ledger.ID]adviceTry // this node's sending schedule
+	// held are the participants whose payments this node refused for
+	// owing Config.AdvicesOwedMax advices, for the logs.
+	held map[uint64]bool
 }
 
 type adviceTry struct {
@@ -36,7 +39,31 @@ type adviceTry struct {
 	wait time.Duration
 }
 
-func (a *adviceState) init() { a.next = make(map[ledger.ID]adviceTry) }
+func (a *adviceState) init() {
+	a.next = make(map[ledger.ID]adviceTry)
+	a.held = make(map[uint64]bool)
+}
+
+// owesTooMany reports whether participant is owed Config.AdvicesOwedMax
+// advices or more, so that a payment to it must be refused (91). It logs
+// when a participant starts being refused; adviceAnswered logs when it
+// stops.
+func (f *Flow) owesTooMany(participant uint64) bool {
+	owed := f.node.Routing().OwedAdvices(participant)
+	if owed < f.cfg.AdvicesOwedMax {
+		return false
+	}
+	f.m.heldForAdvices.Inc()
+	f.advices.mu.Lock()
+	first := !f.advices.held[participant]
+	f.advices.held[participant] = true
+	f.advices.mu.Unlock()
+	if first {
+		f.log.Warn("flow: refusing payments to a participant that has not acknowledged its reversal advices",
+			"participant", participant, "owed", owed, "max", f.cfg.AdvicesOwedMax)
+	}
+	return true
+}
 
 // recordAdvice records in the replicated outbox that participant to is
 // owed an advice for payment id. It is recorded before the payment is
@@ -171,7 +198,15 @@ func (f *Flow) adviceAnswered(from uint64, m *iso8583.Message) {
 	}
 	f.advices.mu.Lock()
 	delete(f.advices.next, id)
+	released := f.advices.held[from] && f.node.Routing().OwedAdvices(from) < f.cfg.AdvicesOwedMax
+	if released {
+		delete(f.advices.held, from)
+	}
 	f.advices.mu.Unlock()
+	if released {
+		f.log.Info("flow: accepting payments to a participant again: its reversal advices are below the bound",
+			"participant", from, "max", f.cfg.AdvicesOwedMax)
+	}
 }
 
 // SignedOn resends at once the advices a participant is owed.

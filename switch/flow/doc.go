@@ -48,6 +48,9 @@
 // it survives restarts and leader changes; the leader sends it at once,
 // then again with a doubling wait (1 s up to a minute), and at once when
 // the participant signs on again, until a 0430 acknowledges it (advice.go).
+// A participant owed Config.AdvicesOwedMax advices (default 10,000) gets
+// no new payments until it acknowledges some: each is answered 91 before
+// any money is reserved, which bounds the outbox.
 //
 // A node that becomes leader voids every payment the old leader left
 // pending and owes each target an advice: the target may have applied a

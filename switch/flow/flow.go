@@ -67,6 +67,18 @@ type Config struct {
 	// unanswered reversal advice (the wait doubles from one second).
 	// Default 60 s.
 	AdviceRetryMax time.Duration
+	// AdvicesOwedMax bounds the reversal advices the switch may owe one
+	// participant. A participant that takes payments but answers neither
+	// them nor their advices (signed on, but stuck) would otherwise make
+	// the replicated outbox, and every node's memory and snapshots, grow
+	// by up to a thousand advices a second. At the bound, payments whose
+	// target is that participant (the payee of a push, the payer's bank
+	// of a pull) are answered 91 at once, before any money is reserved,
+	// until it acknowledges advices with 0430 and its count drops below
+	// the bound. Advices still owed for payments already forwarded are
+	// recorded beyond it, so the outbox holds at most the bound plus the
+	// payments in progress. Default 10,000.
+	AdvicesOwedMax int
 	Logger         *slog.Logger
 	Registerer     prometheus.Registerer
 }
@@ -74,6 +86,7 @@ type Config struct {
 const (
 	defaultTimeout     = 10 * time.Second
 	defaultInflightMax = 10_000
+	defaultAdvicesOwed = 10_000
 	// ledgerGrace is added to a payment's deadline for the pending
 	// transfer's own timeout: the flow voids at the deadline, the ledger's
 	// expiry is the backstop when no node does (a leader that died).
@@ -148,6 +161,9 @@ func New(cfg Config) (*Flow, error) {
 	}
 	if cfg.AdviceRetryMax <= 0 {
 		cfg.AdviceRetryMax = time.Minute
+	}
+	if cfg.AdvicesOwedMax <= 0 {
+		cfg.AdvicesOwedMax = defaultAdvicesOwed
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -363,6 +379,10 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 	}
 	if targetInfo.PaymentTimeoutMs != 0 {
 		deadline = time.Duration(targetInfo.PaymentTimeoutMs) * time.Millisecond
+	}
+	if f.owesTooMany(target) {
+		f.finishNow(p, iso8583.ResponseUnavailable)
+		return true
 	}
 
 	// Reserve. This goroutine ends here: the proposer runs the rest when

@@ -26,9 +26,10 @@ import (
 // switch/engine's tests.
 
 const (
-	alpha = 10001 // a bank, funded 5,000,000.00 KES, cap 250,000.00
-	beta  = 10002 // a bank, funded likewise
-	kes   = 404
+	alpha  = 10001 // a bank, funded 5,000,000.00 KES, cap 250,000.00
+	beta   = 10002 // a bank, funded likewise
+	wallet = 20001 // a wallet
+	kes    = 404
 )
 
 type outbox struct {
@@ -84,8 +85,9 @@ func newFixture(t *testing.T, timeout time.Duration) *fixture {
 	return newFixtureWith(t, timeout, false)
 }
 
-// newFixtureWith is newFixture with Config.RouteWaits set to routeWaits.
-func newFixtureWith(t *testing.T, timeout time.Duration, routeWaits bool) *fixture {
+// newFixtureWith is newFixture with Config.RouteWaits set to routeWaits,
+// and the flow's Config changed by each of configure.
+func newFixtureWith(t *testing.T, timeout time.Duration, routeWaits bool, configure ...func(*Config)) *fixture {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	node, err := replica.Open(replica.Config{NodeID: "n1", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Logger: logger})
@@ -128,7 +130,11 @@ func newFixtureWith(t *testing.T, timeout time.Duration, routeWaits bool) *fixtu
 	if err != nil {
 		t.Fatal(err)
 	}
-	fl, err := New(Config{Node: node, Router: router, DefaultTimeout: timeout, RouteWaits: routeWaits, Logger: logger})
+	cfg := Config{Node: node, Router: router, DefaultTimeout: timeout, RouteWaits: routeWaits, Logger: logger}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	fl, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,6 +368,80 @@ func TestTimeoutAndAdvice(t *testing.T) {
 	if a := fx.position(alpha); a.DebitsPending != 0 || a.DebitsPosted != 0 {
 		t.Fatalf("alpha's position after a timeout: %+v", a)
 	}
+}
+
+// TestAdvicesOwedBound: a payee that takes payments but answers neither
+// them nor their advices is refused new payments (91, nothing reserved,
+// nothing forwarded) once it owes AdvicesOwedMax advices; other payees
+// are not; one acknowledged advice lets its payments through again.
+func TestAdvicesOwedBound(t *testing.T) {
+	fx := newFixtureWith(t, 200*time.Millisecond, false, func(c *Config) { c.AdvicesOwedMax = 2 })
+	st := fx.node.Routing()
+	var advice *iso8583.Message
+	for range 2 {
+		fx.flow.Request(fx.payer, fx.payment(beta, "0020000009", 100))
+		if m := fx.forwarded(beta); m.MTI != iso8583.MTIFinancialRequest {
+			t.Fatalf("forwarded %s, want the payment", m.MTI)
+		}
+		wantCode(t, fx.reply(), iso8583.ResponsePayeeTimedOut)
+		advice = fx.forwarded(beta)
+		if advice.MTI != iso8583.MTIReversalAdvice {
+			t.Fatalf("forwarded %s, want the advice", advice.MTI)
+		}
+	}
+	if n := st.OwedAdvices(beta); n != 2 {
+		t.Fatalf("beta owed %d advices, want 2", n)
+	}
+
+	held := fx.payment(beta, "0020000009", 100)
+	fx.flow.Request(fx.payer, held)
+	wantCode(t, fx.reply(), iso8583.ResponseUnavailable)
+	if a := fx.position(alpha); a.DebitsPending != 0 || a.DebitsPosted != 0 {
+		t.Fatalf("alpha's position after the refusal: %+v", a)
+	}
+	if _, found, err := fx.node.Transfer(context.Background(), transferID(tagPayment, mustKey(t, held))); err != nil || found {
+		t.Fatalf("the refused payment reached the ledger (found %v, err %v)", found, err)
+	}
+
+	// Another payee is not held.
+	other := fx.payment(wallet, "254700000002", 100)
+	fx.flow.Request(fx.payer, other)
+	fwd := fx.forwarded(wallet)
+	fx.answer(wallet, fwd, iso8583.ResponseApproved)
+	wantCode(t, fx.reply(), iso8583.ResponseApproved)
+
+	// beta acknowledges one advice: below the bound, its payments go
+	// through again. (Resent advices may be queued for beta meanwhile.)
+	fx.answer(beta, advice, iso8583.ResponseApproved)
+	deadline := time.Now().Add(5 * time.Second)
+	for st.OwedAdvices(beta) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("beta owed %d advices after one 0430, want 1", st.OwedAdvices(beta))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	again := fx.payment(beta, "0020000009", 100)
+	fx.flow.Request(fx.payer, again)
+	for {
+		m := fx.forwarded(beta)
+		if m.MTI == iso8583.MTIFinancialRequest {
+			if m.RRN != again.RRN {
+				t.Fatalf("forwarded RRN %q, want %q", m.RRN, again.RRN)
+			}
+			fx.answer(beta, m, iso8583.ResponseApproved)
+			break
+		}
+	}
+	wantCode(t, fx.reply(), iso8583.ResponseApproved)
+}
+
+func mustKey(t *testing.T, m *iso8583.Message) iso8583.PaymentKey {
+	t.Helper()
+	k, ok := m.PaymentKey()
+	if !ok {
+		t.Fatal("no payment key")
+	}
+	return k
 }
 
 func TestPayerReversalAndPull(t *testing.T) {

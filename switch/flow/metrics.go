@@ -17,6 +17,7 @@ type metrics struct {
 	resends                                             prometheus.Counter
 	late                                                prometheus.Counter
 	shed                                                prometheus.Counter
+	heldForAdvices                                      prometheus.Counter
 	advicesOwed                                         prometheus.Gauge
 	advicesSent                                         prometheus.Counter
 	advicesAnswered                                     prometheus.Counter
@@ -31,9 +32,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "payswitch_payment_leg_seconds", Help: "Time of each leg of a payment: route, reserve, payee (forward to answer), finish (post or void), total.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 		}, []string{"leg"}),
-		resends:         prometheus.NewCounter(prometheus.CounterOpts{Name: "payswitch_payment_resends_total", Help: "Resent payment requests answered from the first one."}),
-		late:            prometheus.NewCounter(prometheus.CounterOpts{Name: "payswitch_payment_late_responses_total", Help: "Payee responses after the deadline or for unknown payments, logged and ignored."}),
-		shed:            prometheus.NewCounter(prometheus.CounterOpts{Name: "payswitch_payments_shed_total", Help: "Payments refused with 91 because too many were in progress."}),
+		resends: prometheus.NewCounter(prometheus.CounterOpts{Name: "payswitch_payment_resends_total", Help: "Resent payment requests answered from the first one."}),
+		late:    prometheus.NewCounter(prometheus.CounterOpts{Name: "payswitch_payment_late_responses_total", Help: "Payee responses after the deadline or for unknown payments, logged and ignored."}),
+		shed:    prometheus.NewCounter(prometheus.CounterOpts{Name: "payswitch_payments_shed_total", Help: "Payments refused with 91 because too many were in progress."}),
+		heldForAdvices: prometheus.NewCounter(prometheus.CounterOpts{Name: "payswitch_payments_held_for_advices_total",
+			Help: "Payments refused with 91 because their payee (or a pull's payer bank) had not acknowledged flow.Config.AdvicesOwedMax reversal advices."}),
 		advicesOwed:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "payswitch_advices_owed", Help: "Reversal advices this node recorded as owed minus those answered, since it started."}),
 		advicesSent:     prometheus.NewCounter(prometheus.CounterOpts{Name: "payswitch_advices_sent_total", Help: "Reversal advices sent, resends included."}),
 		advicesAnswered: prometheus.NewCounter(prometheus.CounterOpts{Name: "payswitch_advices_answered_total", Help: "Reversal advices answered with 0430."}),
@@ -45,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.payments, m.leg, m.resends, m.late, m.shed, m.advicesOwed, m.advicesSent, m.advicesAnswered} {
+	for _, c := range []prometheus.Collector{m.payments, m.leg, m.resends, m.late, m.shed, m.heldForAdvices, m.advicesOwed, m.advicesSent, m.advicesAnswered} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
