@@ -46,6 +46,12 @@ type Config struct {
 	// after a third of it the switch sends a signed-on session an 0800
 	// echo (70=301). Default 60 s, at least 300 ms.
 	IdleTimeout time.Duration
+	// SignOnTimeout closes a connection that has not signed on this long
+	// after it opened. Every connection holds one of the server's
+	// connection slots, and one that never signs on can keep its slot
+	// past IdleTimeout by sending messages that are answered 63. Default
+	// 10 s, at least 300 ms.
+	SignOnTimeout time.Duration
 	// Logger receives the front end's logs and gnet's. Default: discard.
 	Logger *slog.Logger
 	// Registerer receives the metrics (payswitch_frontend_*). Default:
@@ -92,6 +98,9 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = idleTimeoutDefault
 	}
+	if c.SignOnTimeout == 0 {
+		c.SignOnTimeout = signOnTimeoutDefault
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -124,6 +133,9 @@ func (c Config) Validate() error {
 	}
 	if c.IdleTimeout != 0 && c.IdleTimeout < idleTimeoutMin {
 		errs = append(errs, fmt.Errorf("IdleTimeout %v: want at least %v (0 for the default)", c.IdleTimeout, idleTimeoutMin))
+	}
+	if c.SignOnTimeout != 0 && c.SignOnTimeout < signOnTimeoutMin {
+		errs = append(errs, fmt.Errorf("SignOnTimeout %v: want at least %v (0 for the default)", c.SignOnTimeout, signOnTimeoutMin))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))

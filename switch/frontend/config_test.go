@@ -28,6 +28,7 @@ func TestConfigValidate(t *testing.T) {
 		{"QueueMax", func(c *Config) { c.QueueMax = queueMaxMax + 1 }, "QueueMax"},
 		{"tiny SessionQueueBytesMax", func(c *Config) { c.SessionQueueBytesMax = 100 }, "SessionQueueBytesMax"},
 		{"tiny IdleTimeout", func(c *Config) { c.IdleTimeout = time.Millisecond }, "IdleTimeout"},
+		{"tiny SignOnTimeout", func(c *Config) { c.SignOnTimeout = time.Millisecond }, "SignOnTimeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,7 +56,7 @@ func TestConfigValidate(t *testing.T) {
 func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	if c.Workers < 2 || c.QueueMax != queueMaxDefault || c.SessionQueueBytesMax != sessionQueueBytesMaxDefault ||
-		c.IdleTimeout != idleTimeoutDefault || c.Logger == nil || c.IsLeader == nil || !c.IsLeader() {
+		c.IdleTimeout != idleTimeoutDefault || c.SignOnTimeout != signOnTimeoutDefault || c.Logger == nil || c.IsLeader == nil || !c.IsLeader() {
 		t.Errorf("defaults: %+v", c)
 	}
 	if err := (Config{Addr: "127.0.0.1:0", Keys: directory, Handler: &testHandler{}}).withDefaults().Validate(); err != nil {

@@ -45,7 +45,8 @@ func (e *eventHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	s := &Session{srv: srv, conn: c, loop: c.EventLoop(), id: srv.ids.Add(1), remote: c.RemoteAddr().String()}
 	s.flushTask = gnet.RunnableFunc(s.flush)
-	s.lastRead.Store(srv.clock.Load())
+	s.opened = srv.clock.Load()
+	s.lastRead.Store(s.opened)
 	if !srv.addSession(s) {
 		srv.metrics.rejects[reasonConnectionsMax].Inc()
 		srv.log.Warn("frontend refused a connection: too many", "remote", s.remote, "max", connectionsMax)

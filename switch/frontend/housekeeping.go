@@ -34,12 +34,14 @@ func (srv *Server) housekeeper() {
 	}
 }
 
-// sweep closes the sessions silent for IdleTimeout and echoes the
-// signed-on ones silent for a third of it (and not echoed for as long).
-// It returns sessions for reuse.
+// sweep closes the sessions silent for IdleTimeout and the connections
+// not signed on within SignOnTimeout, and echoes the signed-on sessions
+// silent for a third of IdleTimeout (and not echoed for as long). It
+// returns sessions for reuse.
 func (srv *Server) sweep(now time.Time, sessions []*Session) []*Session {
 	sessions = srv.snapshot(sessions)
 	idle := srv.cfg.IdleTimeout.Nanoseconds()
+	signOn := srv.cfg.SignOnTimeout.Nanoseconds()
 	echoAfter := idle / echoesPerIdleTimeout
 	t := now.UnixNano()
 	for i, s := range sessions {
@@ -48,11 +50,15 @@ func (srv *Server) sweep(now time.Time, sessions []*Session) []*Session {
 			continue
 		}
 		silent := t - s.lastRead.Load()
+		signedOn := s.auth.Load() != nil
 		switch {
 		case silent >= idle:
 			srv.log.Info("frontend closing an idle session", "session", s.id, "participant", s.Participant())
 			srv.closeSession(s, causeIdle)
-		case silent >= echoAfter && t-s.lastEcho.Load() >= echoAfter && s.auth.Load() != nil:
+		case !signedOn && t-s.opened >= signOn:
+			srv.log.Info("frontend closing a connection that did not sign on in time", "session", s.id, "remote", s.remote, "timeout", srv.cfg.SignOnTimeout)
+			srv.closeSession(s, causeSignOnTimeout)
+		case silent >= echoAfter && t-s.lastEcho.Load() >= echoAfter && signedOn:
 			s.lastEcho.Store(t)
 			srv.echo(s, now)
 		}

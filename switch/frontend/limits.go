@@ -53,6 +53,12 @@ const (
 	idleTimeoutMin       = 3 * housekeepingInterval
 	echoesPerIdleTimeout = 3
 
+	// signOnTimeoutDefault is Config.SignOnTimeout when it is zero: a bank
+	// signs on in its first round trip, so ten seconds is ample, and a
+	// connection that does not frees its slot soon.
+	signOnTimeoutDefault = 10 * time.Second
+	signOnTimeoutMin     = 3 * housekeepingInterval
+
 	// housekeepingInterval is how often one goroutine polls IsLeader (a
 	// leadership loss closes every session within about this long), sweeps
 	// idle sessions, sends echoes and advances the coarse clock that

@@ -31,6 +31,7 @@ const (
 	reasonPanic                            // a handler or the codec panicked: 96 or closed
 	reasonQueueBytes                       // over SessionQueueBytesMax: closed
 	reasonIdle                             // silent for IdleTimeout: closed
+	reasonSignOnTimeout                    // not signed on within SignOnTimeout: closed
 	reasonCount
 )
 
@@ -52,6 +53,7 @@ var reasonNames = [reasonCount]string{
 	reasonPanic:              "panic",
 	reasonQueueBytes:         "queue_bytes",
 	reasonIdle:               "idle",
+	reasonSignOnTimeout:      "sign_on_timeout",
 }
 
 func (r reason) String() string { return reasonNames[r] }

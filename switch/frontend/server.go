@@ -216,6 +216,8 @@ func (srv *Server) closeSession(s *Session, why cause) {
 			srv.metrics.rejects[reasonQueueBytes].Inc()
 		case causeIdle:
 			srv.metrics.rejects[reasonIdle].Inc()
+		case causeSignOnTimeout:
+			srv.metrics.rejects[reasonSignOnTimeout].Inc()
 		}
 	}
 	_ = s.conn.Close() // safe from any goroutine; a second close is ignored

@@ -55,6 +55,9 @@ type Session struct {
 	// the session last received bytes and when the switch last echoed it.
 	lastRead atomic.Int64
 	lastEcho atomic.Int64
+	// opened is the coarse clock when the connection opened, for
+	// Config.SignOnTimeout.
+	opened int64
 
 	// stans numbers the switch's own echoes on this session.
 	stans iso8583.STANSequence
@@ -246,6 +249,7 @@ const (
 	causePanic                       // decoding its input panicked
 	causeQueueBytes                  // over SessionQueueBytesMax
 	causeIdle                        // silent for IdleTimeout
+	causeSignOnTimeout               // not signed on within SignOnTimeout
 	causeConnectionsMax              // too many connections
 	causeCount
 )
@@ -260,6 +264,7 @@ var causeNames = [causeCount]string{
 	causePanic:          "panic",
 	causeQueueBytes:     "queue_bytes",
 	causeIdle:           "idle",
+	causeSignOnTimeout:  "sign_on_timeout",
 	causeConnectionsMax: "connections_max",
 }
 

@@ -3,6 +3,7 @@ package frontend
 import (
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"github.com/payswitch/payswitch/switch/iso8583"
 )
@@ -229,6 +230,33 @@ func TestSignOff(t *testing.T) {
 		t.Errorf("Sessions after sign-off = %d, want 0", got)
 	}
 	c.expectClosed()
+}
+
+// A connection that has not signed on within SignOnTimeout is closed,
+// though it keeps sending (each message answered 63) and is not idle; a
+// signed-on session opened with it stays.
+func TestSignOnTimeout(t *testing.T) {
+	const timeout = 4 * housekeepingInterval
+	srv, _ := startServer(t, func(c *Config) { c.SignOnTimeout = timeout })
+	opened := time.Now()
+	late := dial(t, srv, bankA)
+	good := dial(t, srv, bankB)
+	good.signOn(iso8583.ResponseApproved)
+	for time.Since(opened) < timeout/2 {
+		pay := late.payment()
+		late.send(pay)
+		late.expect(iso8583.MTIFinancialResponse, pay.STAN, iso8583.ResponseSecurityViolation, false)
+		time.Sleep(housekeepingInterval / 2)
+	}
+	late.expectClosed()
+	// The server stamps the opening with its coarse clock, which lags by
+	// up to a housekeeping tick.
+	if d := time.Since(opened); d < timeout-housekeepingInterval {
+		t.Errorf("closed %v after opening, before SignOnTimeout %v", d, timeout)
+	}
+	pay := good.payment()
+	good.send(pay)
+	good.expect(iso8583.MTIFinancialResponse, pay.STAN, iso8583.ResponseApproved, true)
 }
 
 // A session silent for a third of IdleTimeout gets the switch's MACed
