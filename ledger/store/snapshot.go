@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/cockroachdb/pebble/v2"
@@ -128,57 +126,61 @@ func writeStream(r pebble.Reader, w io.Writer) (int64, error) {
 	return written + int64(n), err
 }
 
-// RestoreDir replaces the store in opts.Dir with the snapshot read from r.
-// The store in that directory must be closed. The snapshot is written to a
-// fresh Pebble DB beside it, verified (checksum, digest, Check), synced, and
-// only then renamed into place, so a failure at any point leaves the old
-// state as it was.
+// RestoreDir replaces the store in opts.Dir, on opts.FS, with the snapshot
+// read from r. The store in that directory must be closed. The snapshot is
+// written to a fresh Pebble DB beside it, verified (checksum, digest,
+// Check), synced, and only then renamed into place, so a failure at any
+// point leaves the old state as it was.
 func RestoreDir(opts Options, r io.Reader) error {
 	opts = opts.withDefaults()
 	if err := opts.Validate(); err != nil {
 		return err
 	}
+	fs := opts.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
 	tmp := opts.Dir + ".restore"
-	if err := os.RemoveAll(tmp); err != nil {
+	if err := fs.RemoveAll(tmp); err != nil {
 		return err
 	}
-	if err := writeSnapshotDB(tmp, r); err != nil {
-		_ = os.RemoveAll(tmp)
+	if err := writeSnapshotDB(fs, tmp, r); err != nil {
+		_ = fs.RemoveAll(tmp)
 		return err
 	}
 	verify := opts
 	verify.Dir = tmp
 	st, err := Open(verify)
 	if err != nil {
-		_ = os.RemoveAll(tmp)
+		_ = fs.RemoveAll(tmp)
 		return err
 	}
 	err = st.Check()
 	_ = st.Close()
 	if err != nil {
-		_ = os.RemoveAll(tmp)
+		_ = fs.RemoveAll(tmp)
 		return fmt.Errorf("store: restored snapshot fails its check: %w", err)
 	}
 	old := opts.Dir + ".old"
-	if err := os.RemoveAll(old); err != nil {
+	if err := fs.RemoveAll(old); err != nil {
 		return err
 	}
-	if _, err := os.Stat(opts.Dir); err == nil {
-		if err := os.Rename(opts.Dir, old); err != nil {
+	if _, err := fs.Stat(opts.Dir); err == nil {
+		if err := fs.Rename(opts.Dir, old); err != nil {
 			return err
 		}
 	}
-	if err := os.Rename(tmp, opts.Dir); err != nil {
+	if err := fs.Rename(tmp, opts.Dir); err != nil {
 		return err
 	}
-	if err := syncDir(filepath.Dir(opts.Dir)); err != nil {
+	if err := syncDir(fs, fs.PathDir(opts.Dir)); err != nil {
 		return err
 	}
-	return os.RemoveAll(old)
+	return fs.RemoveAll(old)
 }
 
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
+func syncDir(fs vfs.FS, dir string) error {
+	f, err := fs.OpenDir(dir)
 	if err != nil {
 		return err
 	}
@@ -186,9 +188,8 @@ func syncDir(dir string) error {
 	return f.Sync()
 }
 
-// writeSnapshotDB decodes a snapshot stream into a new Pebble DB at dir.
-func writeSnapshotDB(dir string, r io.Reader) error {
-	db, err := pebble.Open(dir, PebbleOptions(nil))
+func writeSnapshotDB(fs vfs.FS, dir string, r io.Reader) error {
+	db, err := pebble.Open(dir, PebbleOptions(fs))
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,13 @@ package store_test
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/payswitch/payswitch/ledger"
 	"github.com/payswitch/payswitch/ledger/store"
 )
@@ -159,5 +163,43 @@ func TestCheckpointStream(t *testing.T) {
 	defer s.Close()
 	if s.AppliedIndex() != batchesBefore || s.Digest() != h.digests[batchesBefore-1] {
 		t.Fatalf("restored at index %d digest %s, want %d %s", s.AppliedIndex(), s.Digest(), batchesBefore, h.digests[batchesBefore-1])
+	}
+}
+
+// TestRestoreDirOnFS restores into a store on another file system
+// (Options.FS): every file of the restore lands there, none on the OS's.
+func TestRestoreDirOnFS(t *testing.T) {
+	const batches = 8
+	h, _ := snapshotHarness(t, 9, batches)
+	defer h.close()
+	snap, err := h.store.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stream bytes.Buffer
+	_, err = snap.WriteTo(&stream)
+	snap.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := vfs.NewMem()
+	dir := "restore-on-fs" // relative: on the OS it would land in the package directory
+	opts := store.Options{Dir: dir, FS: mem, NoSync: true, Logger: quiet}
+	if err := store.RestoreDir(opts, &stream); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	for _, name := range []string{dir, dir + ".restore", dir + ".old"} {
+		if _, err := os.Stat(name); !errors.Is(err, fs.ErrNotExist) {
+			_ = os.RemoveAll(name)
+			t.Errorf("the restore touched the OS file system: %s (%v)", name, err)
+		}
+	}
+	s, err := store.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.AppliedIndex() != batches || s.Digest() != h.digests[batches-1] {
+		t.Fatalf("restored at index %d digest %s, want %d %s", s.AppliedIndex(), s.Digest(), batches, h.digests[batches-1])
 	}
 }
