@@ -126,7 +126,12 @@ func contentHash(m *iso8583.Message) ledger.ID {
 // forwardSTAN is the STAN of the 0200 the switch forwards for a payment
 // reserved at ledger timestamp ts, and forwardTime its field 7: both
 // derived from the reservation, so that whichever node sends the reversal
-// advice later names the forwarded message in field 90 exactly.
+// advice later names the forwarded message in field 90 exactly. The cost
+// is that a forwarded STAN is not checked against the ones outstanding on
+// the payee's session and may repeat one (docs/iso8583.md section 6 tells
+// banks to identify payments by 32 + 37); making it unique would need the
+// forwarding node to record it in the replicated state, a second write
+// per payment.
 func forwardSTAN(ts uint64) uint32 { return uint32(ts%999_999) + 1 }
 
 func forwardTime(ts uint64) [10]byte {
