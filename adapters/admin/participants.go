@@ -34,6 +34,10 @@ type ParticipantView struct {
 	Created          string        `json:"created"`
 	Updated          string        `json:"updated"`
 	Accounts         []AccountLink `json:"accounts"`
+	// AdvicesOwed is how many reversal advices the switch owes the
+	// participant and it has not acknowledged (0430). At the switch's
+	// bound (10,000 by default) its payments are refused with 91.
+	AdvicesOwed int `json:"advices_owed"`
 }
 
 // AccountLink names one of a participant's ledger accounts.
@@ -44,9 +48,12 @@ type AccountLink struct {
 	Program  uint16 `json:"program,omitempty"`
 }
 
-func participantView(p *routing.Participant) ParticipantView {
+// participantView is p as the API shows it, with the advices the switch
+// owes it according to st.
+func participantView(st *routing.State, p *routing.Participant) ParticipantView {
 	v := ParticipantView{
-		ID: strconv.FormatUint(p.ID, 10), Name: p.Name, Kind: p.Kind.String(), Status: p.Status.String(),
+		AdvicesOwed: st.OwedAdvices(p.ID),
+		ID:          strconv.FormatUint(p.ID, 10), Name: p.Name, Kind: p.Kind.String(), Status: p.Status.String(),
 		Connection: p.Connection.String(), Programs: p.Programs, WebhookURL: p.WebhookURL,
 		HasMACKey: len(p.MACKey) > 0, HasAPIKey: p.APIKeyHash != [32]byte{}, PaymentTimeoutMs: p.PaymentTimeoutMs,
 		Created: strconv.FormatUint(p.Created, 10), Updated: strconv.FormatUint(p.Updated, 10),
@@ -91,7 +98,7 @@ func (s *Server) getParticipants(w http.ResponseWriter, r *http.Request) {
 		Participants []ParticipantView `json:"participants"`
 	}{Participants: []ParticipantView{}}
 	for _, p := range s.cfg.Routing.Routing().Participants() {
-		out.Participants = append(out.Participants, participantView(p))
+		out.Participants = append(out.Participants, participantView(s.cfg.Routing.Routing(), p))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -119,7 +126,7 @@ func (s *Server) getParticipant(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(CodeParticipantNotFound, "no participant %d", id))
 		return
 	}
-	writeJSON(w, http.StatusOK, participantView(part))
+	writeJSON(w, http.StatusOK, participantView(s.cfg.Routing.Routing(), part))
 }
 
 // participantRequest reads what every participant change starts with:
@@ -180,7 +187,7 @@ func (s *Server) putParticipant(w http.ResponseWriter, r *http.Request) {
 	if !existed {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, participantView(got))
+	writeJSON(w, status, participantView(s.cfg.Routing.Routing(), got))
 }
 
 // fieldErrorsDetail lists the fields a participant broke, one clause each.
@@ -217,7 +224,7 @@ func (s *Server) postParticipantStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	got, _ := s.cfg.Routing.Routing().Participant(id)
-	writeJSON(w, http.StatusOK, participantView(got))
+	writeJSON(w, http.StatusOK, participantView(s.cfg.Routing.Routing(), got))
 }
 
 // submitRouting proposes one command and answers the problem when it did

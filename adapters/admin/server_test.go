@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +11,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/payswitch/payswitch/ledger"
 	"github.com/payswitch/payswitch/ledger/replica"
 	"github.com/payswitch/payswitch/routing"
 )
@@ -351,5 +354,35 @@ func TestReadyz(t *testing.T) {
 		if a := c.doAuth("GET", "/readyz", "", ""); a.status != tc.want {
 			t.Errorf("%s: %d, want %d: %s", tc.name, a.status, tc.want, a.body)
 		}
+	}
+}
+
+// TestParticipantAdvicesOwed: a participant's view counts the reversal
+// advices the switch owes it, in the list and alone.
+func TestParticipantAdvicesOwed(t *testing.T) {
+	t.Parallel()
+	n, c := startLeader(t)
+	if a := c.do("PUT", "/admin/participants/5", `{"name":"W","kind":"wallet","connection":"rest","currencies":["KES"]}`); a.status != 201 {
+		t.Fatalf("onboard: %d %s", a.status, a.body)
+	}
+	var one ParticipantView
+	c.ok("GET", "/admin/participants/5", "", &one)
+	if one.AdvicesOwed != 0 {
+		t.Fatalf("advices_owed %d before any advice", one.AdvicesOwed)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	owe := make([]routing.Command, 3)
+	for i := range owe {
+		owe[i] = routing.Command{Op: routing.OpOweAdvice, Advice: routing.Advice{To: 5, Transfer: ledger.ID{15: byte(i + 1)}, Kind: routing.AdviceTimeout}}
+	}
+	if _, err := n.SubmitRouting(ctx, owe); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("GET", "/admin/participants/5", "", &one)
+	var list struct{ Participants []ParticipantView }
+	c.ok("GET", "/admin/participants", "", &list)
+	if one.AdvicesOwed != 3 || len(list.Participants) != 1 || list.Participants[0].AdvicesOwed != 3 {
+		t.Fatalf("advices_owed %d alone, %+v in the list; want 3", one.AdvicesOwed, list.Participants)
 	}
 }
