@@ -259,7 +259,7 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 
 	all := hdrhistogram.New(1, 120_000_000, 3)
 	res.ByCode = map[iso8583.ResponseCode]int{}
-	var approved [][]string
+	var approved [][]simulator.RRN
 	for i, r := range results {
 		res.Sent += r.Sent
 		res.TimedOut += r.TimedOut
@@ -295,7 +295,7 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 			var t ledger.Transfer
 			var found bool
 			err := leader.Local(func(s *store.Store) (err error) {
-				t, found, err = s.Transfer(flow.PaymentTransferID(uint64(e2eParticipantBase+i), rrn))
+				t, found, err = s.Transfer(flow.PaymentTransferID(uint64(e2eParticipantBase+i), rrn.String()))
 				return err
 			})
 			if err != nil {

@@ -49,7 +49,8 @@ func TestRunLoadAnswersEveryPayment(t *testing.T) {
 		}
 	}
 	approved := make(map[string]bool)
-	for _, rrn := range res.Approved {
+	for _, r := range res.Approved {
+		rrn := r.String()
 		approved[rrn] = true
 		if !received[rrn] {
 			t.Fatalf("approved RRN %s never reached the switch", rrn)
