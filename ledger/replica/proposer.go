@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,11 @@ type proposer struct {
 	now      func() time.Time
 
 	lastStamp uint64 // the last batch timestamp this leader wrote
+	// cmds gathers an entry's commands for its encoding; propose (on the
+	// run goroutine only) reuses it, since only the encoded entry outlives
+	// the call. Fresh, it was a tenth of the switch's allocation at
+	// 30,000 payments/s (1,024 commands of 170 bytes an entry).
+	cmds []ledger.Command
 }
 
 func newProposer(cfg Config, r *raft.Raft, m *metrics) *proposer {
@@ -291,10 +297,11 @@ func (p *proposer) propose(reqs []*request) {
 	for _, r := range reqs {
 		count += len(r.cmds)
 	}
-	batch := ledger.Batch{Commands: make([]ledger.Command, 0, count)}
+	batch := ledger.Batch{Commands: slices.Grow(p.cmds[:0], count)}
 	for _, r := range reqs {
 		batch.Commands = append(batch.Commands, r.cmds...)
 	}
+	p.cmds = batch.Commands
 	// The leader's clock, never behind what it stamped before: the state
 	// machine keeps timestamps increasing anyway, this keeps them close to
 	// real time.
