@@ -390,7 +390,7 @@ func TestLoadNoLoss(t *testing.T) {
 			acquirer = beta
 		}
 		for _, rrn := range r.Approved {
-			if tr, ok := transferOf(t, leader, acquirer, rrn); !ok || tr.Status != ledger.StatusPosted {
+			if tr, ok := transferOf(t, leader, acquirer, rrn.String()); !ok || tr.Status != ledger.StatusPosted {
 				t.Fatalf("approved payment %d/%s is %+v in the ledger", acquirer, rrn, tr)
 			}
 		}

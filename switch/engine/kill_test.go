@@ -70,7 +70,7 @@ func TestLeaderKilledUnderLoad(t *testing.T) {
 			acquirer = beta
 		}
 		for _, rrn := range r.Approved {
-			id := flow.PaymentTransferID(acquirer, rrn).String()
+			id := flow.PaymentTransferID(acquirer, rrn.String()).String()
 			tr, err := c.Client().Transfer(ctx, id)
 			if err != nil || tr.Status != "posted" {
 				t.Fatalf("payment %d/%s was approved before the kill but is %+v (%v) after it", acquirer, rrn, tr, err)
