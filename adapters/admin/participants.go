@@ -52,11 +52,11 @@ type AccountLink struct {
 // owes it according to st.
 func participantView(st *routing.State, p *routing.Participant) ParticipantView {
 	v := ParticipantView{
-		AdvicesOwed: st.OwedAdvices(p.ID),
-		ID:          strconv.FormatUint(p.ID, 10), Name: p.Name, Kind: p.Kind.String(), Status: p.Status.String(),
+		ID: strconv.FormatUint(p.ID, 10), Name: p.Name, Kind: p.Kind.String(), Status: p.Status.String(),
 		Connection: p.Connection.String(), Programs: p.Programs, WebhookURL: p.WebhookURL,
 		HasMACKey: len(p.MACKey) > 0, HasAPIKey: p.APIKeyHash != [32]byte{}, PaymentTimeoutMs: p.PaymentTimeoutMs,
 		Created: strconv.FormatUint(p.Created, 10), Updated: strconv.FormatUint(p.Updated, 10),
+		AdvicesOwed: st.OwedAdvices(p.ID),
 	}
 	for _, c := range p.Currencies {
 		v.Currencies = append(v.Currencies, currencyText(c))
