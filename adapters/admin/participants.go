@@ -97,8 +97,9 @@ func (s *Server) getParticipants(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Participants []ParticipantView `json:"participants"`
 	}{Participants: []ParticipantView{}}
-	for _, p := range s.cfg.Routing.Routing().Participants() {
-		out.Participants = append(out.Participants, participantView(s.cfg.Routing.Routing(), p))
+	st := s.cfg.Routing.Routing()
+	for _, p := range st.Participants() {
+		out.Participants = append(out.Participants, participantView(st, p))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -63,8 +63,8 @@ func (s *Store) Checkpoint(dir string) error {
 }
 
 // WriteCheckpointTo streams the checkpoint in dir (made by Checkpoint, on
-// the file system fs, nil for the OS) to w in the snapshot format. It opens the checkpoint read-only
-// and changes nothing in it.
+// the file system fs, nil for the OS) to w in the snapshot format. It
+// opens the checkpoint read-only and changes nothing in it.
 func WriteCheckpointTo(fs vfs.FS, dir string, w io.Writer) (int64, error) {
 	opts := PebbleOptions(fs)
 	opts.ReadOnly = true
@@ -188,6 +188,8 @@ func syncDir(fs vfs.FS, dir string) error {
 	return f.Sync()
 }
 
+// writeSnapshotDB decodes a snapshot stream into a new Pebble DB at dir on
+// fs.
 func writeSnapshotDB(fs vfs.FS, dir string, r io.Reader) error {
 	db, err := pebble.Open(dir, PebbleOptions(fs))
 	if err != nil {
