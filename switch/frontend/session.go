@@ -159,12 +159,15 @@ func (s *Session) queue(m *iso8583.Message, closeAfter bool) error {
 	schedule := !s.flushing
 	s.flushing = true
 	s.outMu.Unlock()
+	// Counted before the flush is scheduled: once it is, the peer may read
+	// the frame (and a test or a scrape may look) before this goroutine
+	// runs again.
+	s.srv.metrics.message(dirOut, m.MTI)
 	if schedule {
 		if err := s.loop.Execute(context.Background(), s.flushTask); err != nil {
 			return fmt.Errorf("%w: %w", ErrSessionClosed, err)
 		}
 	}
-	s.srv.metrics.message(dirOut, m.MTI)
 	return nil
 }
 
