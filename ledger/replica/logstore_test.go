@@ -1,10 +1,12 @@
 package replica
 
 import (
+	"bytes"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -229,4 +231,53 @@ func segmentFiles(t *testing.T, dir string) int {
 		t.Fatal(err)
 	}
 	return len(names)
+}
+
+// A segment is shrunk to nothing before it is unlinked, unless another
+// name links to it: truncating would empty that name too.
+func TestShrinkGradually(t *testing.T) {
+	dir := t.TempDir()
+	content := bytes.Repeat([]byte("segment!"), (3*shrinkSliceBytes+40)/8)
+	write := func(name string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	size := func(path string) int64 {
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Size()
+	}
+	var hurry atomic.Bool
+
+	alone := write("alone.wal")
+	if err := shrinkGradually(alone, &hurry); err != nil {
+		t.Fatal(err)
+	}
+	if got := size(alone); got != 0 {
+		t.Errorf("a segment with one name: %d bytes left, want 0", got)
+	}
+
+	linked := write("linked.wal")
+	backup := filepath.Join(dir, "backup.wal")
+	if err := os.Link(linked, backup); err != nil {
+		t.Fatal(err)
+	}
+	if err := shrinkGradually(linked, &hurry); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(backup); err != nil || !bytes.Equal(got, content) {
+		t.Errorf("the other name of a linked segment: %d bytes (%v), want the %d written", len(got), err, len(content))
+	}
+
+	if err := shrinkGradually(filepath.Join(dir, "gone.wal"), &hurry); err != nil {
+		t.Errorf("a segment already gone: %v, want nil", err)
+	}
+	if err := shrinkGradually(dir, &hurry); err != nil {
+		t.Errorf("a directory: %v, want nil and left alone", err)
+	}
 }
