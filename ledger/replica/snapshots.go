@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 	"github.com/payswitch/payswitch/ledger/store"
@@ -69,7 +70,7 @@ func newCheckpointSnapshots(files *raft.FileSnapshotStore, dir string, logger *s
 		return nil, fmt.Errorf("replica: checkpoints directory: %w", err)
 	}
 	s := &checkpointSnapshots{FileSnapshotStore: files, dir: dir, logger: logger}
-	if err := s.reap(); err != nil {
+	if err := s.reap(false); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -93,7 +94,7 @@ func (s *checkpointSnapshots) persist(st func(func(*store.Store) error) error, s
 		return fmt.Errorf("replica: persist snapshot %s: %w", sink.ID(), err)
 	}
 	// Closing the sink reaped the older snapshots; their checkpoints go too.
-	if err := s.reap(); err != nil {
+	if err := s.reap(true); err != nil {
 		s.logger.Warn("removing old checkpoints", "err", err)
 	}
 	return nil
@@ -154,7 +155,16 @@ func (s *checkpointSnapshots) materialize(id string) (io.ReadCloser, int64, erro
 
 // reap removes every checkpoint (and stream file) that no kept snapshot
 // names.
-func (s *checkpointSnapshots) reap() error {
+//
+// The files of a checkpoint that the store has compacted away since have
+// no other name, so removing the checkpoint frees them all at once: at
+// 30,000 payments/s, hundreds of megabytes every snapshot, and the journal
+// commit that frees them stalls the Raft log's fsyncs (see lazyDeleteFS).
+// When gradual, such files are first shrunk a slice at a time, as old log
+// segments are; files the store still holds have a second name and are
+// left whole. Stream files are only unlinked: a sender may still be reading
+// one. Raft's snapshot goroutine runs this; so does opening, in a hurry.
+func (s *checkpointSnapshots) reap(gradual bool) error {
 	metas, err := s.List()
 	if err != nil {
 		return fmt.Errorf("replica: list snapshots: %w", err)
@@ -174,8 +184,31 @@ func (s *checkpointSnapshots) reap() error {
 		if kept[e.Name()] && e.IsDir() {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(s.dir, e.Name())); err != nil {
+		path := filepath.Join(s.dir, e.Name())
+		if e.IsDir() {
+			if err := shrinkFiles(path, !gradual); err != nil {
+				s.logger.Warn("shrinking an old checkpoint's files before removing them", "dir", path, "err", err)
+			}
+		}
+		if err := os.RemoveAll(path); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// shrinkFiles shrinks every file directly in dir with shrinkGradually.
+func shrinkFiles(dir string, hurry bool) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var h atomic.Bool
+	h.Store(hurry)
+	var errs []error
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			errs = append(errs, shrinkGradually(filepath.Join(dir, e.Name()), &h))
 		}
 	}
 	return errors.Join(errs...)

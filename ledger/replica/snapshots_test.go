@@ -1,13 +1,18 @@
 package replica
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 
 	"github.com/payswitch/payswitch/ledger/store"
 )
@@ -121,4 +126,57 @@ func dirNames(t *testing.T, dir string) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// Reaping a checkpoint empties the files only it names before removing
+// them, leaves whole a file the store still holds under another name, and
+// only unlinks a stream file, which a sender may still be reading.
+func TestReapLeavesSharedFilesWhole(t *testing.T) {
+	root := t.TempDir()
+	files, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(root, "snapshots"), 2, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "checkpoints")
+	s, err := newCheckpointSnapshots(files, dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := bytes.Repeat([]byte("table..."), (2*shrinkSliceBytes+24)/8)
+	write := func(path string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := filepath.Join(dir, "1-10-100")
+	write(filepath.Join(old, "000007.sst")) // compacted away since: only here
+	live := filepath.Join(root, "ledger", "000008.sst")
+	write(live)
+	if err := os.Link(live, filepath.Join(old, "000008.sst")); err != nil {
+		t.Fatal(err)
+	}
+	stream := filepath.Join(dir, "1-10-100-42.stream")
+	write(stream)
+	reading, err := os.Open(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reading.Close()
+
+	if err := s.reap(true); err != nil {
+		t.Fatalf("reap: %v", err)
+	}
+	if got := dirNames(t, dir); len(got) != 0 {
+		t.Errorf("after the reap, %v remain; no snapshot is kept", got)
+	}
+	if got, err := os.ReadFile(live); err != nil || !bytes.Equal(got, content) {
+		t.Errorf("the store's own name of a shared table: %d bytes (%v), want the %d written", len(got), err, len(content))
+	}
+	if got, err := io.ReadAll(reading); err != nil || !bytes.Equal(got, content) {
+		t.Errorf("an open stream file read %d bytes (%v) after the reap, want the %d written", len(got), err, len(content))
+	}
 }
