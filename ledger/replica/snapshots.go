@@ -159,11 +159,11 @@ func (s *checkpointSnapshots) materialize(id string) (io.ReadCloser, int64, erro
 // The files of a checkpoint that the store has compacted away since have
 // no other name, so removing the checkpoint frees them all at once: 70-150
 // MB a snapshot at 30,000 payments/s, and the journal commit that frees
-// them stalls the Raft log's fsyncs (see lazyDeleteFS).
-// When gradual, such files are first shrunk a slice at a time, as old log
-// segments are; files the store still holds have a second name and are
-// left whole. Stream files are only unlinked: a sender may still be reading
-// one. Raft's snapshot goroutine runs this; so does opening, in a hurry.
+// them stalls the Raft log's fsyncs (see lazyDeleteFS). When gradual, such
+// files are first shrunk a slice at a time, as old log segments are; files
+// the store still holds have a second name and are left whole. Stream
+// files are only unlinked: a sender may still be reading one. Raft's
+// snapshot goroutine reaps gradually; opening reaps in a hurry.
 func (s *checkpointSnapshots) reap(gradual bool) error {
 	metas, err := s.List()
 	if err != nil {
