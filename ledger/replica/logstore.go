@@ -90,8 +90,8 @@ func (f *lazyDeleteFS) Delete(dir, name string) error {
 	return nil
 }
 
-// wait waits for the deletions started so far, which stop pausing: the
-// log is closing, or a test wants the files gone.
+// wait waits for the deletions started so far, which stop shrinking and
+// unlink at once: the log is closing, or a test wants the files gone.
 func (f *lazyDeleteFS) wait() {
 	f.hurry.Store(true)
 	f.pending.Wait()
@@ -106,10 +106,11 @@ const (
 )
 
 // shrinkGradually truncates the file at path by shrinkSliceBytes at a time,
-// pausing shrinkPause between slices unless hurry is set, down to empty.
-// A file that another name links to is left whole, since truncating it
-// would empty that name too (a backup made with hard links, say); so is
-// anything but a regular file. It returns nil for a file already gone.
+// pausing shrinkPause between slices, down to empty; once hurry is set it
+// stops and leaves the rest to the unlink that follows. A file that
+// another name links to is left whole, since truncating it would empty
+// that name too (a backup made with hard links, say); so is anything but a
+// regular file. It returns nil for a file already gone.
 func shrinkGradually(path string, hurry *atomic.Bool) error {
 	info, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -121,12 +122,12 @@ func shrinkGradually(path string, hurry *atomic.Bool) error {
 	if !info.Mode().IsRegular() || linkCount(info) != 1 {
 		return nil
 	}
-	for size := info.Size(); size > 0; {
+	for size := info.Size(); size > 0 && !hurry.Load(); {
 		size = max(size-shrinkSliceBytes, 0)
 		if err := os.Truncate(path, size); err != nil {
 			return err
 		}
-		if size > 0 && !hurry.Load() {
+		if size > 0 {
 			time.Sleep(shrinkPause)
 		}
 	}

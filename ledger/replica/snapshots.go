@@ -163,7 +163,7 @@ func (s *checkpointSnapshots) materialize(id string) (io.ReadCloser, int64, erro
 // files are first shrunk a slice at a time, as old log segments are; files
 // the store still holds have a second name and are left whole. Stream
 // files are only unlinked: a sender may still be reading one. Raft's
-// snapshot goroutine reaps gradually; opening reaps in a hurry.
+// snapshot goroutine reaps gradually; opening, under no load, just removes.
 func (s *checkpointSnapshots) reap(gradual bool) error {
 	metas, err := s.List()
 	if err != nil {
@@ -185,8 +185,8 @@ func (s *checkpointSnapshots) reap(gradual bool) error {
 			continue
 		}
 		path := filepath.Join(s.dir, e.Name())
-		if e.IsDir() {
-			if err := shrinkFiles(path, !gradual); err != nil {
+		if gradual && e.IsDir() {
+			if err := shrinkFiles(path); err != nil {
 				s.logger.Warn("shrinking an old checkpoint's files before removing them", "dir", path, "err", err)
 			}
 		}
@@ -198,17 +198,16 @@ func (s *checkpointSnapshots) reap(gradual bool) error {
 }
 
 // shrinkFiles shrinks every file directly in dir with shrinkGradually.
-func shrinkFiles(dir string, hurry bool) error {
+func shrinkFiles(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
-	var h atomic.Bool
-	h.Store(hurry)
+	var never atomic.Bool // no close waits on a reap
 	var errs []error
 	for _, e := range entries {
 		if e.Type().IsRegular() {
-			errs = append(errs, shrinkGradually(filepath.Join(dir, e.Name()), &h))
+			errs = append(errs, shrinkGradually(filepath.Join(dir, e.Name()), &never))
 		}
 	}
 	return errors.Join(errs...)
