@@ -17,6 +17,7 @@ import (
 
 func main() {
 	setProcs()
+	setGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCommand()
