@@ -399,9 +399,9 @@ const checkChunk = 10_000
 
 // unposted counts the approved payments (RRNs by bank index) whose
 // transfer is missing from the leader's ledger or not posted. It reads
-// them in key order, in chunks, so that consecutive reads share the
-// store's cached blocks and the state machine is held up for one chunk at
-// a time, not for the whole check.
+// them in key order, so that consecutive reads share the store's cached
+// blocks, and in chunks, so that a snapshot restore waits for one chunk
+// at most, not for the whole check.
 func unposted(leader *replica.Node, approved [][]simulator.RRN) (int, error) {
 	var ids []ledger.ID
 	for i, rrns := range approved {
