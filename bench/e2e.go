@@ -403,7 +403,11 @@ const checkChunk = 10_000
 // blocks, and in chunks, so that a snapshot restore waits for one chunk
 // at most, not for the whole check.
 func unposted(leader *replica.Node, approved [][]simulator.RRN) (int, error) {
-	var ids []ledger.ID
+	n := 0
+	for _, rrns := range approved {
+		n += len(rrns)
+	}
+	ids := make([]ledger.ID, 0, n)
 	for i, rrns := range approved {
 		for _, rrn := range rrns {
 			ids = append(ids, flow.PaymentTransferID(uint64(e2eParticipantBase+i), rrn.String()))
