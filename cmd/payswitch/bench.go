@@ -136,6 +136,7 @@ machine's cores. Prints the saturation latencies, then last one line:
 					cfg.Workload.ColdAccounts = 10_000
 				}
 			}
+			hostCluster()
 			out := cmd.OutOrStdout()
 			cfg.Progress = func(line string) { fmt.Fprintln(out, line) }
 			res, err := bench.RunCluster(cmd.Context(), cfg)
@@ -277,6 +278,9 @@ last one line:
 			if quick && !cmd.Flags().Changed("warmup") {
 				cfg.Warmup = time.Second
 			}
+			if cfg.Nodes > 1 {
+				hostCluster()
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "e2e benchmark: %d node(s), %d banks x %d sessions, %.0f payments/s offered for %v after a %v warm-up; %d CPUs, %d scheduler Ps\n",
 				cfg.Nodes, cfg.Banks, cfg.Sessions, cfg.Rate, cfg.Duration, cfg.Warmup, runtime.NumCPU(), runtime.GOMAXPROCS(0))
@@ -373,6 +377,9 @@ PostgreSQL must be installed (apt-get install -y postgresql), or use
 						set()
 					}
 				}
+			}
+			if !cfg.SkipCluster && cfg.ClusterNodes != 1 {
+				hostCluster() // the cluster's nodes run in this process
 			}
 			out := cmd.OutOrStdout()
 			postgres := fmt.Sprintf("postgres the first %d", cfg.PostgresTransfers)

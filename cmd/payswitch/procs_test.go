@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -22,5 +23,29 @@ func TestSetGC(t *testing.T) {
 	setGC()
 	if got := debug.SetGCPercent(100); got != 50 {
 		t.Fatalf("GOGC=50: collecting at %d, want the operator's 50", got)
+	}
+}
+
+// TestSetProcs: one node runs procsPerCPU Ps per CPU, a process hosting a
+// cluster clusterProcsPerCPU, and an operator's GOMAXPROCS wins over both.
+func TestSetProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+
+	t.Setenv("GOMAXPROCS", "")
+	setProcs()
+	if got, want := runtime.GOMAXPROCS(0), procsPerCPU*cpuProcs; got != want {
+		t.Fatalf("one node: %d Ps, want %d", got, want)
+	}
+	hostCluster()
+	if got, want := runtime.GOMAXPROCS(0), clusterProcsPerCPU*cpuProcs; got != want {
+		t.Fatalf("hosting a cluster: %d Ps, want %d", got, want)
+	}
+
+	t.Setenv("GOMAXPROCS", "3")
+	runtime.GOMAXPROCS(3) // what the runtime read from GOMAXPROCS=3 at start
+	setProcs()
+	hostCluster()
+	if got := runtime.GOMAXPROCS(0); got != 3 {
+		t.Fatalf("GOMAXPROCS=3: %d Ps, want the operator's 3", got)
 	}
 }
