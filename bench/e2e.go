@@ -92,6 +92,9 @@ type E2EResult struct {
 	// Raft is the leader's proposer: commands per log entry and the time
 	// from proposing an entry to its commit.
 	Raft RaftTiming
+	// SchedWait is how long goroutines of this process (switch and
+	// simulator alike) waited for a P during the measured run.
+	SchedWait SchedWait
 }
 
 // RaftTiming summarises the leader's proposer during a run.
@@ -253,10 +256,12 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 			return res, err
 		}
 	}
+	schedBefore := readSchedLatency()
 	results, err := e2ePhase(ctx, banks, cfg, cfg.Duration, cfg.Progress)
 	if err != nil {
 		return res, err
 	}
+	res.SchedWait = schedWaitSince(schedBefore)
 
 	all := hdrhistogram.New(1, 120_000_000, 3)
 	res.ByCode = map[iso8583.ResponseCode]int{}

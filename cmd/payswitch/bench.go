@@ -305,6 +305,10 @@ last one line:
 			}
 			fmt.Fprintf(out, "raft on the leader: %d entries, %.0f commands per entry, %.2f ms mean commit, %.0f overloaded\n",
 				res.Raft.Entries, res.Raft.MeanCommands, res.Raft.MeanCommit, res.Raft.Overloaded)
+			if w := res.SchedWait; w.Count > 0 {
+				fmt.Fprintf(out, "goroutines waiting for a P (Go scheduler, bucket upper bounds): p50 %.3f ms, p99 %.2f ms, p99.9 %.2f ms, max %.1f ms over %d waits\n",
+					w.P50ms, w.P99ms, w.P999ms, w.MaxMs, w.Count)
+			}
 			fmt.Fprintf(out, "ledger check: %d approved payments not posted, %d minor units moved beyond the approved payments\n", res.Lost, res.Extra)
 			if reportDir != "" {
 				index, err := bench.WriteE2EReport(reportDir, strings.Join(os.Args, " "), cfg, res)
