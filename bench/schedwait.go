@@ -20,9 +20,17 @@ type SchedWait struct {
 	P50ms, P99ms, P999ms, MaxMs float64
 }
 
-// readSchedLatency reads the histogram now.
-func readSchedLatency() *metrics.Float64Histogram {
-	s := []metrics.Sample{{Name: schedLatencyMetric}}
+// stopMetric is the runtime's histogram of its stops of the world for a
+// garbage collection, from the decision to stop to the restart: every
+// goroutine waits that long.
+const stopMetric = "/sched/pauses/total/gc:seconds"
+
+// readSchedLatency reads the scheduling-latency histogram now.
+func readSchedLatency() *metrics.Float64Histogram { return readHistogram(schedLatencyMetric) }
+
+// readHistogram reads the runtime's histogram name now, or returns nil.
+func readHistogram(name string) *metrics.Float64Histogram {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
 		return nil
