@@ -95,9 +95,10 @@ type E2EResult struct {
 	// SchedWait is how long goroutines of this process (switch and
 	// simulator alike) waited for a P during the measured run.
 	SchedWait SchedWait
-	// GCStops is the garbage collector's stops of the world in the
-	// measured run, from the decision to stop to the restart.
-	GCStops SchedWait
+	// Stops is the runtime's stops of the world in the measured run (for
+	// the garbage collector and any other), each from the decision to stop
+	// to the restart.
+	Stops SchedWait
 }
 
 // RaftTiming summarises the leader's proposer during a run.
@@ -259,13 +260,13 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 			return res, err
 		}
 	}
-	schedBefore, stopsBefore := readSchedLatency(), readHistogram(stopMetric)
+	schedBefore, stopsBefore := readSchedLatency(), readStops()
 	results, err := e2ePhase(ctx, banks, cfg, cfg.Duration, cfg.Progress)
 	if err != nil {
 		return res, err
 	}
 	res.SchedWait = schedWaitSince(schedBefore)
-	res.GCStops = schedWaitBetween(stopsBefore, readHistogram(stopMetric))
+	res.Stops = schedWaitBetween(stopsBefore, readStops())
 
 	all := hdrhistogram.New(1, 120_000_000, 3)
 	res.ByCode = map[iso8583.ResponseCode]int{}

@@ -20,10 +20,33 @@ type SchedWait struct {
 	P50ms, P99ms, P999ms, MaxMs float64
 }
 
-// stopMetric is the runtime's histogram of its stops of the world for a
-// garbage collection, from the decision to stop to the restart: every
-// goroutine waits that long.
-const stopMetric = "/sched/pauses/total/gc:seconds"
+// stopMetrics are the runtime's histograms of its stops of the world, for
+// a garbage collection and for anything else (runtime.ReadMemStats, a
+// GOMAXPROCS change, a trace starting), from the decision to stop to the
+// restart: every goroutine waits that long.
+var stopMetrics = []string{"/sched/pauses/total/gc:seconds", "/sched/pauses/total/other:seconds"}
+
+// readStops reads the stops of the world now, both kinds in one histogram.
+func readStops() *metrics.Float64Histogram {
+	var sum *metrics.Float64Histogram
+	for _, name := range stopMetrics {
+		h := readHistogram(name)
+		if h == nil {
+			return nil
+		}
+		if sum == nil {
+			sum = &metrics.Float64Histogram{Buckets: h.Buckets, Counts: append([]uint64(nil), h.Counts...)}
+			continue
+		}
+		if len(h.Counts) != len(sum.Counts) {
+			return nil
+		}
+		for i, c := range h.Counts {
+			sum.Counts[i] += c
+		}
+	}
+	return sum
+}
 
 // readSchedLatency reads the scheduling-latency histogram now.
 func readSchedLatency() *metrics.Float64Histogram { return readHistogram(schedLatencyMetric) }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"math"
+	"runtime"
 	"runtime/metrics"
 	"testing"
 )
@@ -46,5 +47,22 @@ func TestSchedWaitSinceReadsTheRuntime(t *testing.T) {
 	close(ping)
 	if got := schedWaitSince(before); got.Count == 0 {
 		t.Fatalf("10,000 wake-ups, no scheduling waits recorded: %+v", got)
+	}
+}
+
+// Both kinds of stop of the world are read, into one histogram.
+func TestReadStops(t *testing.T) {
+	h := readStops()
+	if h == nil {
+		t.Fatalf("the runtime lacks one of %v", stopMetrics)
+	}
+	var before uint64
+	for _, c := range h.Counts {
+		before += c
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms) // a stop of the world that is not a collection
+	if got := schedWaitBetween(h, readStops()); got.Count < 1 {
+		t.Fatalf("no stop counted after runtime.ReadMemStats (%d before)", before)
 	}
 }

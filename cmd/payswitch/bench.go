@@ -309,8 +309,8 @@ last one line:
 				fmt.Fprintf(out, "goroutines waiting for a P (Go scheduler, bucket upper bounds): p50 %.3f ms, p99 %.2f ms, p99.9 %.2f ms, max %.1f ms over %d waits\n",
 					w.P50ms, w.P99ms, w.P999ms, w.MaxMs, w.Count)
 			}
-			if g := res.GCStops; g.Count > 0 {
-				fmt.Fprintf(out, "garbage collector's stops of the world: %d, p50 %.3f ms, max %.1f ms (bucket upper bounds)\n", g.Count, g.P50ms, g.MaxMs)
+			if g := res.Stops; g.Count > 0 {
+				fmt.Fprintf(out, "stops of the world (garbage collector and other): %d, p50 %.3f ms, max %.1f ms (bucket upper bounds)\n", g.Count, g.P50ms, g.MaxMs)
 			}
 			fmt.Fprintf(out, "ledger check: %d approved payments not posted, %d minor units moved beyond the approved payments\n", res.Lost, res.Extra)
 			if reportDir != "" {
