@@ -16,6 +16,14 @@ import (
 // ends a little later and delays none. (At 30,000 payments/s on two CPUs,
 // p99 over six 20 s runs was 26-41 ms with it, 34-62 ms without.)
 //
+// The cost: the job's goroutine is pinned to its lowered thread, and when
+// the kernel runs that thread it still holds one of the runtime's Ps. A
+// flight-recorder trace caught a compaction doing so while a goroutine
+// queued on the same P waited 43 ms; with the jobs neither pinned nor
+// lowered, no goroutine waited over 50 ms for a P in six 60 s runs
+// against 67-117 ms, but p99 was no better overall (bench/RESULTS.md,
+// 2026-11-28 afternoon).
+//
 // Pebble calls each Begin and its End with the same job ID on the
 // goroutine that runs the job.
 func backgroundListener() *pebble.EventListener {
