@@ -26,10 +26,8 @@ import (
 // pairs of 60 s payswitch bench e2e runs at 30,000 payments/s gave p99
 // within 50 ms in 12 of 14 runs with 4 Ps against 8 of 14 with 8 Ps, the
 // worst p99 67 ms against 89 ms, and a lower p99.9 in 11 of the 14 pairs.
-// The likely reason, not proven: eight runnable threads on two CPUs share
-// the kernel's time slices, and a stop-the-world waits for the thread the
-// kernel runs last. One P per CPU (2 Ps) was clearly worse (p99 61-131
-// ms in three runs). See bench/RESULTS.md.
+// Why fewer helps is not established. One P per CPU (2 Ps) was clearly
+// worse (p99 61-131 ms in three runs). See bench/RESULTS.md.
 const procsPerCPU = 2
 
 // clusterProcsPerCPU is procsPerCPU for a command that runs a whole
