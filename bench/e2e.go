@@ -260,12 +260,12 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 			return res, err
 		}
 	}
-	schedBefore, stopsBefore := readSchedLatency(), readStops()
+	schedBefore, stopsBefore := readHistogram(schedLatencyMetric), readStops()
 	results, err := e2ePhase(ctx, banks, cfg, cfg.Duration, cfg.Progress)
 	if err != nil {
 		return res, err
 	}
-	res.SchedWait = schedWaitSince(schedBefore)
+	res.SchedWait = schedWaitBetween(schedBefore, readHistogram(schedLatencyMetric))
 	res.Stops = schedWaitBetween(stopsBefore, readStops())
 
 	all := hdrhistogram.New(1, 120_000_000, 3)

@@ -10,9 +10,10 @@ import (
 // queues. The kernel's own run queue comes on top.
 const schedLatencyMetric = "/sched/latencies:seconds"
 
-// SchedWait summarises, in milliseconds, how long goroutines waited to run
-// between two readings of the runtime's scheduling-latency histogram. The
-// runtime keeps the histogram in buckets: each figure is its bucket's
+// SchedWait summarises, in milliseconds, what one of the runtime's time
+// histograms (how long goroutines waited to run, or how long the world
+// stood stopped) gained between two readings. The runtime keeps the
+// histogram in buckets: each figure is its bucket's
 // upper bound (Max the highest non-empty bucket's), so it errs long, by
 // at most the bucket's width (about 1/8 of the value at these sizes).
 type SchedWait struct {
@@ -48,9 +49,6 @@ func readStops() *metrics.Float64Histogram {
 	return sum
 }
 
-// readSchedLatency reads the scheduling-latency histogram now.
-func readSchedLatency() *metrics.Float64Histogram { return readHistogram(schedLatencyMetric) }
-
 // readHistogram reads the runtime's histogram name now, or returns nil.
 func readHistogram(name string) *metrics.Float64Histogram {
 	s := []metrics.Sample{{Name: name}}
@@ -61,13 +59,8 @@ func readHistogram(name string) *metrics.Float64Histogram {
 	return s[0].Value.Float64Histogram()
 }
 
-// schedWaitSince is what the histogram gained from before to now. It
-// returns the zero SchedWait when the runtime has no such metric.
-func schedWaitSince(before *metrics.Float64Histogram) SchedWait {
-	return schedWaitBetween(before, readSchedLatency())
-}
-
-// schedWaitBetween is what the histogram gained from before to after.
+// schedWaitBetween is what the histogram gained from before to after, or
+// the zero SchedWait when the runtime had no such metric.
 func schedWaitBetween(before, after *metrics.Float64Histogram) SchedWait {
 	if before == nil || after == nil || len(before.Counts) != len(after.Counts) {
 		return SchedWait{}
