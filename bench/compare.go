@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/payswitch/payswitch/bench/pgbaseline"
 	"github.com/payswitch/payswitch/ledger"
 	"github.com/payswitch/payswitch/ledger/replica"
@@ -502,7 +501,7 @@ func compareLedger(ctx context.Context, cfg CompareConfig, w Workload, cut int, 
 		return run, err
 	}
 	defer st.Close()
-	raw, err := pebble.Open(filepath.Join(root, "raw"), store.PebbleOptions(nil))
+	raw, _, err := store.OpenPebble(filepath.Join(root, "raw"), nil)
 	if err != nil {
 		return run, err
 	}

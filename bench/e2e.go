@@ -99,6 +99,16 @@ type E2EResult struct {
 	// the garbage collector and any other), each from the decision to stop
 	// to the restart.
 	Stops SchedWait
+	// Tables is what the leader's ledger store wrote to table files in
+	// the measured run, and how long its flushes and compactions slept
+	// for their pace.
+	Tables store.PaceStats
+}
+
+// pacing reads the pacing figures of n's ledger store.
+func pacing(n *replica.Node) (s store.PaceStats) {
+	_ = n.Local(func(st *store.Store) error { s = st.Pacing(); return nil })
+	return s
 }
 
 // RaftTiming summarises the leader's proposer during a run.
@@ -260,13 +270,18 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 			return res, err
 		}
 	}
-	schedBefore, stopsBefore := readHistogram(schedLatencyMetric), readStops()
+	schedBefore, stopsBefore, tablesBefore := readHistogram(schedLatencyMetric), readStops(), pacing(leader)
 	results, err := e2ePhase(ctx, banks, cfg, cfg.Duration, cfg.Progress)
 	if err != nil {
 		return res, err
 	}
 	res.SchedWait = schedWaitBetween(schedBefore, readHistogram(schedLatencyMetric))
 	res.Stops = schedWaitBetween(stopsBefore, readStops())
+	tablesAfter := pacing(leader)
+	res.Tables = store.PaceStats{
+		TableBytes: tablesAfter.TableBytes - tablesBefore.TableBytes,
+		Waited:     tablesAfter.Waited - tablesBefore.Waited,
+	}
 
 	all := hdrhistogram.New(1, 120_000_000, 3)
 	res.ByCode = map[iso8583.ResponseCode]int{}

@@ -119,12 +119,12 @@ func RunLedger(ctx context.Context, cfg LedgerConfig) (LedgerResult, error) {
 		return LedgerResult{}, err
 	}
 	defer st.Close()
-	raw, err := pebble.Open(filepath.Join(root, "raw"), store.PebbleOptions(nil))
+	raw, _, err := store.OpenPebble(filepath.Join(root, "raw"), nil)
 	if err != nil {
 		return LedgerResult{}, err
 	}
 	defer raw.Close()
-	rawSorted, err := pebble.Open(filepath.Join(root, "raw-sorted"), store.PebbleOptions(nil))
+	rawSorted, _, err := store.OpenPebble(filepath.Join(root, "raw-sorted"), nil)
 	if err != nil {
 		return LedgerResult{}, err
 	}

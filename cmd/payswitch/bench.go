@@ -312,6 +312,10 @@ last one line:
 			if g := res.Stops; g.Count > 0 {
 				fmt.Fprintf(out, "stops of the world (garbage collector and other): %d, p50 %.3f ms, max %.1f ms (bucket upper bounds)\n", g.Count, g.P50ms, g.MaxMs)
 			}
+			if t := res.Tables; t.TableBytes > 0 {
+				fmt.Fprintf(out, "ledger tables (leader): %.1f MB written by flushes and compactions, %.1f MB/s; %.1f s slept for the pace\n",
+					float64(t.TableBytes)/1e6, float64(t.TableBytes)/1e6/res.Elapsed.Seconds(), t.Waited.Seconds())
+			}
 			fmt.Fprintf(out, "ledger check: %d approved payments not posted, %d minor units moved beyond the approved payments\n", res.Lost, res.Extra)
 			if reportDir != "" {
 				index, err := bench.WriteE2EReport(reportDir, strings.Join(os.Args, " "), cfg, res)

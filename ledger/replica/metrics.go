@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/hashicorp/raft"
+	"github.com/payswitch/payswitch/ledger/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -60,4 +61,26 @@ func newMetrics(nodeID string, r func() *raft.Raft, applied func() uint64) *metr
 		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+// pacingCollectors count the ledger store's table writes and the time its
+// flushes and compactions slept for their pace (store.PaceStats). They
+// start again from zero when a snapshot replaces the store, which
+// Prometheus reads as a counter reset.
+func pacingCollectors(nodeID string, f *fsm) []prometheus.Collector {
+	stats := func() (s store.PaceStats) {
+		_ = f.withStore(func(st *store.Store) error { s = st.Pacing(); return nil })
+		return s
+	}
+	labels := prometheus.Labels{"node": nodeID}
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "payswitch_ledger_table_write_bytes_total", ConstLabels: labels,
+			Help: "Bytes the ledger store's flushes and compactions wrote to table files.",
+		}, func() float64 { return float64(stats().TableBytes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "payswitch_ledger_pace_wait_seconds_total", ConstLabels: labels,
+			Help: "Time the ledger store's flushes and compactions slept to keep to their pace, summed over jobs.",
+		}, func() float64 { return stats().Waited.Seconds() }),
+	}
 }

@@ -113,6 +113,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.metrics = newMetrics(cfg.NodeID, func() *raft.Raft { return n.raft }, n.fsm.applied.Load)
+	n.metrics.registry.MustRegister(pacingCollectors(cfg.NodeID, n.fsm)...)
 	cfg.Logger.Info("replica open", "node", cfg.NodeID, "raft_addr", n.RaftAddr(), "applied_index", n.fsm.applied.Load(),
 		"bootstrapped", !has && !cfg.Join)
 	return n, nil

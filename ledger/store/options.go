@@ -96,8 +96,32 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// PebbleOptions returns the Pebble options the store opens its DB with.
-// The benchmark's raw-Pebble reference uses the same ones.
+// OpenPebble opens a Pebble DB in dir on fs (nil for the OS) as the store
+// opens its own: with pebbleOptions and its table writes paced. The
+// benchmark's raw-Pebble reference opens its DBs with it.
+func OpenPebble(dir string, fs vfs.FS) (*pebble.DB, *PaceInfo, error) {
+	p := newPacer(tableWriteRate)
+	db, err := pebble.Open(dir, pebbleOptions(fs, p))
+	if err != nil {
+		return nil, nil, err
+	}
+	p.setBehind(func() bool { return pebbleBehind(db) })
+	return db, &PaceInfo{p: p}, nil
+}
+
+// PaceInfo reports on the pacing of one DB's table writes.
+type PaceInfo struct{ p *pacer }
+
+// Stats returns the figures so far.
+func (i *PaceInfo) Stats() PaceStats { return i.p.stats() }
+
+// PebbleOptions returns the options the store opens Pebble with, less the
+// pacing of table writes, which needs the open DB (OpenPebble adds it).
+func PebbleOptions(fs vfs.FS) *pebble.Options { return pebbleOptions(fs, nil) }
+
+// pebbleOptions returns the Pebble options the store opens its DB with,
+// its table writes paced by p (pace.go), or not when p is nil: a snapshot
+// being restored or read runs flat out.
 //
 // Why these values: the ledger writes a steady stream of small keys in
 // large synced batches. Pebble's defaults (4 MiB memtables, L0 compaction
@@ -108,7 +132,8 @@ func (o Options) Validate() error {
 // the point reads for accounts and transfer IDs to one block read.
 //
 // Flushes and compactions run at a lower CPU priority than the rest of
-// the process (backgroundListener).
+// the process (backgroundListener), and write their tables at a pace
+// (pacer).
 //
 // Small files in L0 and the base level keep a compaction from rewriting
 // the whole ledger. The big tables are append streams side by side:
@@ -145,13 +170,25 @@ func (o Options) Validate() error {
 // 64 MiB memtable is synced in one go when the memtable rotates, which
 // held up every commit behind it for tens of milliseconds. Syncing it in
 // the background every 512 KiB spreads that out.
-func PebbleOptions(fs vfs.FS) *pebble.Options {
+func pebbleOptions(fs vfs.FS, p *pacer) *pebble.Options {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	var listener pebble.EventListener
+	if p != nil {
+		fs = pacedFS{FS: fs, p: p}
+		listener = p.listener()
+	}
+	if bg := backgroundListener(); bg != nil {
+		listener = pebble.TeeEventListener(listener, *bg)
+	}
 	opts := &pebble.Options{
 		FS:                          fs,
+		EventListener:               &listener,
 		MemTableSize:                memTableSize,
 		CacheSize:                   blockCacheSize + 2*memTableSize,
 		MemTableStopWritesThreshold: 4,
-		L0CompactionThreshold:       4,
+		L0CompactionThreshold:       l0CompactionThreshold,
 		L0CompactionFileThreshold:   1000,
 		L0StopWritesThreshold:       24,
 		LBaseMaxBytes:               256 << 20,
@@ -167,18 +204,20 @@ func PebbleOptions(fs vfs.FS) *pebble.Options {
 		opts.Levels[i].BlockSize = 32 << 10
 	}
 	opts.CompactionConcurrencyRange = func() (int, int) { return 1, 2 }
-	opts.EventListener = backgroundListener()
 	return opts
 }
 
 // The memtable size and the block cache's room for blocks; see
-// PebbleOptions.
+// pebbleOptions.
 const (
 	memTableSize   = 64 << 20
 	blockCacheSize = 64 << 20
 )
 
-// The target file sizes of L0 and of the base level; see PebbleOptions.
+// l0CompactionThreshold is how many L0 sublevels start a compaction.
+const l0CompactionThreshold = 4
+
+// The target file sizes of L0 and of the base level; see pebbleOptions.
 // Pebble splits a flush's output once the output's overlap with the base
 // level passes ten times l0TargetFileSize.
 const (

@@ -21,6 +21,7 @@ import (
 type Store struct {
 	opts Options
 	db   *pebble.DB
+	pace *PaceInfo
 	sync *pebble.WriteOptions
 
 	// Owned by the Apply goroutine.
@@ -48,13 +49,14 @@ func Open(opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	db, err := pebble.Open(opts.Dir, PebbleOptions(opts.FS))
+	db, pace, err := OpenPebble(opts.Dir, opts.FS)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
 	}
 	s := &Store{
 		opts:     opts,
 		db:       db,
+		pace:     pace,
 		sync:     pebble.Sync,
 		accounts: make(map[ledger.ID]ledger.Account, 1024),
 		pending:  make(map[ledger.ID]ledger.Transfer, 1024),
@@ -111,6 +113,9 @@ func (s *Store) Close() error {
 	}
 	return s.db.Close()
 }
+
+// Pacing reports how much Pebble's table writes were paced since Open.
+func (s *Store) Pacing() PaceStats { return s.pace.Stats() }
 
 // AppliedIndex is the log index of the last batch in the store.
 func (s *Store) AppliedIndex() uint64 {

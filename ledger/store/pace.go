@@ -1,0 +1,168 @@
+package store
+
+import (
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"golang.org/x/time/rate"
+)
+
+// Pebble's flushes and compactions are paced: the table files they write
+// go to disk at no more than tableWriteRate, so that a 64 MiB flush or a
+// compaction spreads its CPU over a second or two instead of taking a CPU
+// for a few hundred milliseconds. While a job waits for its rate it sleeps,
+// and its goroutine, pinned to its lowered thread (backgroundListener),
+// gives the thread's P back to the scheduler; a job that only runs niced
+// keeps the P whenever the kernel runs its thread, and a goroutine queued
+// on that P waited up to 168 ms for it. At 30,000 payments/s on two CPUs,
+// six interleaved 60 s runs gave p99 31-54 ms paced and niced against
+// 38-82 ms niced alone, and the longest wait for a P 21-59 ms against
+// 34-168 ms (bench/RESULTS.md, 2026-11-28 evening). Pacing without the
+// nicing was worse than either.
+//
+// Pacing must never be why writes stall. It is off while Pebble is behind:
+// while a write stall is in progress (the EventListener says so), and while
+// more than one memtable waits to be flushed or L0 has piled up more than
+// twice the sublevels that start a compaction, which the pacer checks at
+// most every paceCheckEvery. Then the jobs run flat out, as they would
+// without it, until Pebble has caught up. The ledger benchmark, at six or
+// more times the payment rate above, is behind most of the time and runs
+// unpaced.
+//
+// Only tables are paced: the WAL and the MANIFEST are on the commit path.
+const (
+	// tableWriteRate is the pace in bytes per second: a 30,000 payments/s
+	// node flushes and compacts a few MB a second (bench/RESULTS.md), so
+	// the pace leaves room several times over.
+	tableWriteRate = 32 << 20
+	// paceBurst is how far a job may run ahead of its rate, and paceChunk
+	// how many written bytes it pays for at a time: a job sleeps about
+	// every 8 ms of its rate rather than after every 32 KiB block.
+	paceBurst      = 1 << 20
+	paceChunk      = 256 << 10
+	paceCheckEvery = 100 * time.Millisecond
+)
+
+// pacer is the rate that one DB's table writes share.
+type pacer struct {
+	lim   *rate.Limiter
+	now   func() time.Time
+	sleep func(time.Duration)
+
+	// stalls counts the write stalls in progress.
+	stalls atomic.Int32
+	// behind, once set, reports whether Pebble is behind; its answer is
+	// kept for paceCheckEvery in wasBehind.
+	behind    atomic.Pointer[func() bool]
+	checked   atomic.Int64 // when behind was last asked, UnixNano
+	wasBehind atomic.Bool
+
+	written atomic.Int64 // table bytes written
+	waited  atomic.Int64 // nanoseconds slept for the rate
+}
+
+func newPacer(bytesPerSecond int) *pacer {
+	return &pacer{
+		lim:   rate.NewLimiter(rate.Limit(bytesPerSecond), paceBurst),
+		now:   time.Now,
+		sleep: time.Sleep,
+	}
+}
+
+// setBehind installs the check of whether Pebble is behind.
+func (p *pacer) setBehind(f func() bool) { p.behind.Store(&f) }
+
+// pay accounts n written bytes, n at most paceBurst, and sleeps until the
+// rate allows them, unless pacing is off for now.
+func (p *pacer) pay(n int) {
+	if p.stalls.Load() > 0 || p.isBehind() {
+		return
+	}
+	now := p.now()
+	if d := p.lim.ReserveN(now, n).DelayFrom(now); d > 0 {
+		p.waited.Add(int64(d))
+		p.sleep(d)
+	}
+}
+
+func (p *pacer) isBehind() bool {
+	f := p.behind.Load()
+	if f == nil {
+		return false
+	}
+	now := p.now().UnixNano()
+	if last := p.checked.Load(); now-last < int64(paceCheckEvery) && last != 0 {
+		return p.wasBehind.Load()
+	}
+	p.checked.Store(now)
+	b := (*f)()
+	p.wasBehind.Store(b)
+	return b
+}
+
+// listener tells the pacer when writes stall.
+func (p *pacer) listener() pebble.EventListener {
+	return pebble.EventListener{
+		WriteStallBegin: func(pebble.WriteStallBeginInfo) { p.stalls.Add(1) },
+		WriteStallEnd:   func() { p.stalls.Add(-1) },
+	}
+}
+
+// pebbleBehind reports whether db has flushes or L0 compactions waiting:
+// more than one memtable queued for a flush, or L0 more than twice as deep
+// as the depth that starts a compaction.
+func pebbleBehind(db *pebble.DB) bool {
+	m := db.Metrics()
+	return m.MemTable.Count > 2 || m.Levels[0].Sublevels > 2*l0CompactionThreshold
+}
+
+// PaceStats say how much the table writes were paced.
+type PaceStats struct {
+	// TableBytes is what flushes and compactions wrote to table files.
+	TableBytes int64
+	// Waited is how long they slept for the pace, summed over jobs.
+	Waited time.Duration
+}
+
+func (p *pacer) stats() PaceStats {
+	return PaceStats{TableBytes: p.written.Load(), Waited: time.Duration(p.waited.Load())}
+}
+
+// pacedFS paces writes to the table files it creates.
+type pacedFS struct {
+	vfs.FS
+	p *pacer
+}
+
+func (fs pacedFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.Create(name, category)
+	if err != nil || !strings.HasSuffix(name, ".sst") {
+		return f, err
+	}
+	return &pacedFile{File: f, p: fs.p}, nil
+}
+
+// Unwrap lets Pebble see the file system underneath.
+func (fs pacedFS) Unwrap() vfs.FS { return fs.FS }
+
+// pacedFile pays for its writes paceChunk at a time, after writing them;
+// a tail under paceChunk at the end of the file goes unpaid.
+type pacedFile struct {
+	vfs.File
+	p      *pacer
+	unpaid int
+}
+
+func (f *pacedFile) Write(b []byte) (int, error) {
+	n, err := f.File.Write(b)
+	f.p.written.Add(int64(n))
+	f.unpaid += n
+	for f.unpaid >= paceChunk {
+		f.unpaid -= paceChunk
+		f.p.pay(paceChunk)
+	}
+	return n, err
+}
