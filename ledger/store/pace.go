@@ -11,32 +11,33 @@ import (
 )
 
 // Pebble's flushes and compactions are paced: the table files they write
-// go to disk at no more than tableWriteRate, so that a 64 MiB flush or a
-// compaction spreads its CPU over a second or two instead of taking a CPU
-// for a few hundred milliseconds. While a job waits for its rate it sleeps,
-// and its goroutine, pinned to its lowered thread (backgroundListener),
-// gives the thread's P back to the scheduler; a job that only runs niced
-// keeps the P whenever the kernel runs its thread, and a goroutine queued
-// on that P waited up to 168 ms for it. At 30,000 payments/s on two CPUs,
-// six interleaved 60 s runs gave p99 31-54 ms paced and niced against
-// 38-82 ms niced alone, and the longest wait for a P 21-59 ms against
-// 34-168 ms (bench/RESULTS.md, 2026-11-28 evening). Pacing without the
-// nicing was worse than either.
+// go to disk at no more than tableWriteRate, so that a flush or a
+// compaction that could write faster spreads its CPU out instead. While a
+// job waits for its rate it sleeps, and its goroutine, pinned to its
+// lowered thread (backgroundListener), gives the thread's P back to the
+// scheduler; a job that only runs niced keeps the P whenever the kernel
+// runs its thread, and a goroutine queued on that P waited up to 268 ms
+// for it. At 30,000 payments/s on two CPUs a node writes about 7.5 MB of
+// tables a second and the jobs sleep 0.2-0.8 s a minute for the pace, yet
+// in twenty interleaved pairs of 60 s runs the longest wait for a P was
+// lower with the pacing in nineteen (21-101 ms against 34-268 ms); p99 was
+// lower in twelve, median 49.0 ms against 53.9 (bench/RESULTS.md,
+// 2026-11-28 evening). Pacing without the nicing was worse than either;
+// at 16 MiB/s the jobs slept 2.5-6.2 s a minute for no clearer gain.
 //
 // Pacing must never be why writes stall. It is off while Pebble is behind:
 // while a write stall is in progress (the EventListener says so), and while
 // more than one memtable waits to be flushed or L0 has piled up more than
 // twice the sublevels that start a compaction, which the pacer checks at
 // most every paceCheckEvery. Then the jobs run flat out, as they would
-// without it, until Pebble has caught up. The ledger benchmark, at six or
-// more times the payment rate above, is behind most of the time and runs
-// unpaced.
+// without it, until Pebble has caught up. Neither `payswitch bench ledger`
+// nor `bench cluster`, which write several times faster, lost throughput.
 //
 // Only tables are paced: the WAL and the MANIFEST are on the commit path.
 const (
 	// tableWriteRate is the pace in bytes per second: a 30,000 payments/s
-	// node flushes and compacts a few MB a second (bench/RESULTS.md), so
-	// the pace leaves room several times over.
+	// node writes about 7.5 MB of tables a second on average, so the pace
+	// leaves room four times over.
 	tableWriteRate = 32 << 20
 	// paceBurst is how far a job may run ahead of its rate, and paceChunk
 	// how many written bytes it pays for at a time: a job sleeps about
