@@ -40,8 +40,12 @@ type fsm struct {
 	// read it keep one pointer.
 	routing *routing.State
 
-	applied     atomic.Uint64 // the last log index applied (or skipped as applied)
-	batch       ledger.Batch  // decode buffer, reused
+	applied atomic.Uint64 // the last log index applied (or skipped as applied)
+	// current is store, for the metrics that read the store's atomic
+	// counters (Pacing) without waiting for mu, which an apply or a
+	// restore may hold for long.
+	current     atomic.Pointer[store.Store]
+	batch       ledger.Batch // decode buffer, reused
 	routingCmds []routing.Command
 	aux         []store.Write
 	onApply     func(index uint64)
@@ -57,6 +61,7 @@ func openFSM(opts store.Options, logger *slog.Logger) (*fsm, error) {
 		return nil, err
 	}
 	f := &fsm{opts: opts, logger: logger, store: st, routing: routing.NewState()}
+	f.current.Store(st)
 	if err := f.routing.Load(st.ScanAux); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -190,6 +195,7 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 		panic(fmt.Errorf("replica: reopen the store after restore: %w", err))
 	}
 	f.store = st
+	f.current.Store(st)
 	if err := f.routing.Load(st.ScanAux); err != nil {
 		panic(fmt.Errorf("replica: reload the routing tables after restore: %w", err))
 	}

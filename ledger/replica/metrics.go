@@ -66,12 +66,10 @@ func newMetrics(nodeID string, r func() *raft.Raft, applied func() uint64) *metr
 // pacingCollectors count the ledger store's table writes and the time its
 // flushes and compactions slept for their pace (store.PaceStats). They
 // start again from zero when a snapshot replaces the store, which
-// Prometheus reads as a counter reset.
+// Prometheus reads as a counter reset. They read atomics and never wait
+// for the FSM's lock, so a scrape does not hang behind a long apply.
 func pacingCollectors(nodeID string, f *fsm) []prometheus.Collector {
-	stats := func() (s store.PaceStats) {
-		_ = f.withStore(func(st *store.Store) error { s = st.Pacing(); return nil })
-		return s
-	}
+	stats := func() store.PaceStats { return f.current.Load().Pacing() }
 	labels := prometheus.Labels{"node": nodeID}
 	return []prometheus.Collector{
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
