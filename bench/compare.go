@@ -501,7 +501,7 @@ func compareLedger(ctx context.Context, cfg CompareConfig, w Workload, cut int, 
 		return run, err
 	}
 	defer st.Close()
-	raw, _, err := store.OpenPebble(filepath.Join(root, "raw"), nil)
+	raw, err := store.OpenPebble(filepath.Join(root, "raw"), nil)
 	if err != nil {
 		return run, err
 	}

@@ -119,12 +119,12 @@ func RunLedger(ctx context.Context, cfg LedgerConfig) (LedgerResult, error) {
 		return LedgerResult{}, err
 	}
 	defer st.Close()
-	raw, _, err := store.OpenPebble(filepath.Join(root, "raw"), nil)
+	raw, err := store.OpenPebble(filepath.Join(root, "raw"), nil)
 	if err != nil {
 		return LedgerResult{}, err
 	}
 	defer raw.Close()
-	rawSorted, _, err := store.OpenPebble(filepath.Join(root, "raw-sorted"), nil)
+	rawSorted, err := store.OpenPebble(filepath.Join(root, "raw-sorted"), nil)
 	if err != nil {
 		return LedgerResult{}, err
 	}

@@ -24,7 +24,7 @@ import (
 // against 67-117 ms, but p99 was no better overall (bench/RESULTS.md,
 // 2026-11-28 afternoon). Pacing the jobs' table writes (pace.go) gives
 // the P back while a job sleeps for its pace; niced and paced together
-// did better than either alone (pace.go).
+// did better than either alone.
 //
 // Pebble calls each Begin and its End with the same job ID on the
 // goroutine that runs the job.

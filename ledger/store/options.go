@@ -99,21 +99,21 @@ func (o Options) Validate() error {
 // OpenPebble opens a Pebble DB in dir on fs (nil for the OS) as the store
 // opens its own: with pebbleOptions and its table writes paced. The
 // benchmark's raw-Pebble reference opens its DBs with it.
-func OpenPebble(dir string, fs vfs.FS) (*pebble.DB, *PaceInfo, error) {
+func OpenPebble(dir string, fs vfs.FS) (*pebble.DB, error) {
+	db, _, err := openPebble(dir, fs)
+	return db, err
+}
+
+// openPebble is OpenPebble, and returns the DB's pacer too.
+func openPebble(dir string, fs vfs.FS) (*pebble.DB, *pacer, error) {
 	p := newPacer(tableWriteRate)
 	db, err := pebble.Open(dir, pebbleOptions(fs, p))
 	if err != nil {
 		return nil, nil, err
 	}
 	p.setBehind(func() bool { return pebbleBehind(db) })
-	return db, &PaceInfo{p: p}, nil
+	return db, p, nil
 }
-
-// PaceInfo reports on the pacing of one DB's table writes.
-type PaceInfo struct{ p *pacer }
-
-// Stats returns the figures so far.
-func (i *PaceInfo) Stats() PaceStats { return i.p.stats() }
 
 // PebbleOptions returns the options the store opens Pebble with, less the
 // pacing of table writes, which needs the open DB (OpenPebble adds it).

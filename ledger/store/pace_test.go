@@ -142,7 +142,7 @@ func TestPacerOffWhileBehind(t *testing.T) {
 // TestOpenPebblePaces: a DB opened as the store opens its own counts its
 // flushes' table bytes and knows when it is behind.
 func TestOpenPebblePaces(t *testing.T) {
-	db, info, err := OpenPebble(t.TempDir(), nil)
+	db, p, err := openPebble(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,10 +168,10 @@ func TestOpenPebblePaces(t *testing.T) {
 	if err := db.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if got := info.Stats().TableBytes; got < 1<<20 {
+	if got := p.stats().TableBytes; got < 1<<20 {
 		t.Fatalf("a flush of 4 MiB of keys wrote %d table bytes through the pacer", got)
 	}
-	if info.p.behind.Load() == nil {
+	if p.behind.Load() == nil {
 		t.Fatal("OpenPebble did not install the behind check")
 	}
 }

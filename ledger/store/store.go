@@ -21,7 +21,7 @@ import (
 type Store struct {
 	opts Options
 	db   *pebble.DB
-	pace *PaceInfo
+	pace *pacer
 	sync *pebble.WriteOptions
 
 	// Owned by the Apply goroutine.
@@ -49,7 +49,7 @@ func Open(opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	db, pace, err := OpenPebble(opts.Dir, opts.FS)
+	db, pace, err := openPebble(opts.Dir, opts.FS)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
 	}
@@ -115,7 +115,7 @@ func (s *Store) Close() error {
 }
 
 // Pacing reports how much Pebble's table writes were paced since Open.
-func (s *Store) Pacing() PaceStats { return s.pace.Stats() }
+func (s *Store) Pacing() PaceStats { return s.pace.stats() }
 
 // AppliedIndex is the log index of the last batch in the store.
 func (s *Store) AppliedIndex() uint64 {
