@@ -109,6 +109,7 @@ func (tn *testNode) stop() {
 // goroutine only.
 type testCluster struct {
 	t     *testing.T
+	root  string // the nodes' directories are in it
 	nodes []*testNode
 }
 
@@ -123,10 +124,13 @@ func startCluster(t *testing.T, size int, tune tuneFunc) *testCluster {
 	for i := range peers {
 		peers[i] = Peer{ID: "n" + strconv.Itoa(i+1), RaftAddr: addrs[i]}
 	}
-	c := &testCluster{t: t}
+	// The directory is made before the cleanup that stops the nodes is
+	// registered, so it is removed after they stop: a stopping node
+	// flushes its store into it.
+	c := &testCluster{t: t, root: t.TempDir()}
 	t.Cleanup(c.stopAll)
 	for _, p := range peers {
-		cfg := baseConfig(t, p.ID, p.RaftAddr)
+		cfg := c.baseConfig(p.ID, p.RaftAddr)
 		if size > 1 {
 			cfg.Peers = peers
 		}
@@ -155,10 +159,10 @@ func (c *testCluster) add(cfg Config, tune tuneFunc) *testNode {
 // baseConfig is a node's config before tuning. The leader's periodic
 // expiry is off (an hour) unless a test turns it on: with it, the log
 // grows every 100 ms, and replicas that agree are a moving target.
-func baseConfig(t *testing.T, id, addr string) Config {
+func (c *testCluster) baseConfig(id, addr string) Config {
 	return Config{
 		NodeID:         id,
-		Dir:            filepath.Join(t.TempDir(), id),
+		Dir:            filepath.Join(c.root, id),
 		RaftAddr:       addr,
 		ExpireInterval: time.Hour,
 	}

@@ -75,7 +75,7 @@ type Config struct {
 	// SnapshotInterval is how often the threshold is checked. Default 30 s.
 	SnapshotInterval time.Duration
 
-	// Store passes options through to the ledger store; Dir and NoSync are
+	// Store passes options through to the ledger store; Dir and NoWAL are
 	// set by the node.
 	StoreCacheAccounts int
 

@@ -167,16 +167,15 @@ func (f *fsm) applyRouting(l *raft.Log) *entryResponse {
 	return &entryResponse{routing: slices.Clone(out.Results)}
 }
 
-// Snapshot makes the store durable up to the applied index, so that Raft
-// may compact its log up to it; Persist checkpoints it (snapshots.go).
+// Snapshot notes the applied index; Persist checkpoints the store
+// (snapshots.go), which flushes it to disk first. Raft compacts its log up
+// to the snapshot only after Persist, so the log keeps every entry the
+// store (which keeps no WAL) might lose in a crash until the flush holds
+// it. Nothing here waits for the disk: Snapshot runs on the goroutine that
+// applies entries.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if f.snapshots == nil {
 		return nil, errors.New("replica: no snapshot store")
-	}
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if err := f.store.Sync(); err != nil {
-		return nil, err
 	}
 	return &fsmSnapshot{fsm: f, index: f.applied.Load()}, nil
 }

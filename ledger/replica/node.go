@@ -57,7 +57,7 @@ func Open(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, appliedCh: make(chan struct{}), stopped: make(chan struct{})}
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft." + cfg.NodeID, Level: hclog.Warn, Output: os.Stderr})
 	var err error
-	n.fsm, err = openFSM(store.Options{Dir: filepath.Join(cfg.Dir, "ledger"), NoSync: true,
+	n.fsm, err = openFSM(store.Options{Dir: filepath.Join(cfg.Dir, "ledger"), NoWAL: true,
 		Logger: cfg.Logger, AccountCacheMax: cfg.StoreCacheAccounts}, cfg.Logger)
 	if err != nil {
 		return nil, err

@@ -161,7 +161,7 @@ func TestMembership(t *testing.T) {
 
 	// Port 0: the joiner is never restarted, and its address is learnt
 	// from the node, as an operator would read it before AddVoter.
-	joinerCfg := baseConfig(t, "n4", "127.0.0.1:0")
+	joinerCfg := c.baseConfig("n4", "127.0.0.1:0")
 	joinerCfg.Join = true
 	joiner := c.add(joinerCfg, nil)
 	joiner.start()

@@ -8,7 +8,7 @@ import (
 	"github.com/payswitch/payswitch/ledger/store"
 )
 
-// BenchmarkApply measures Store.Apply on real Pebble on disk, NoSync (the
+// BenchmarkApply measures Store.Apply on real Pebble on disk, NoWAL (the
 // replica's setting; a synced run measures the disk's fsync instead), with
 // batches of 4,096 single-phase transfers on a skewed workload: every
 // transfer has one side among 10 hot accounts (the big banks and wallets
@@ -22,7 +22,7 @@ func BenchmarkApply(b *testing.B) {
 		coldCount     = 10_000
 		batchCommands = 4096
 	)
-	s, err := store.Open(store.Options{Dir: b.TempDir(), NoSync: true, Logger: quiet})
+	s, err := store.Open(store.Options{Dir: b.TempDir(), NoWAL: true, Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}

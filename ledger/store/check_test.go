@@ -58,7 +58,7 @@ func TestCheckFindsDamage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := store.Open(store.Options{Dir: dir, NoSync: true, Logger: quiet})
+			s, err := store.Open(store.Options{Dir: dir, NoWAL: true, Logger: quiet})
 			if err != nil {
 				t.Fatal(err)
 			}

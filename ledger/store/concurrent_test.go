@@ -22,7 +22,7 @@ func TestQueriesDuringApply(t *testing.T) {
 		batchesCount    = 600
 		pendingPerBatch = 16
 	)
-	s, err := store.Open(store.Options{Dir: t.TempDir(), NoSync: true, PendingCacheMax: 8, Logger: quiet})
+	s, err := store.Open(store.Options{Dir: t.TempDir(), NoWAL: true, PendingCacheMax: 8, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestQueriesDuringApply(t *testing.T) {
 // from every later scan. Run it with -race as well.
 func TestNextDeadlineDuringApply(t *testing.T) {
 	var cover coverage
-	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true, Logger: quiet}, tightness{accountCacheMax: 1 << 20, filterBytes: 1 << 20}, &cover)
+	h := newHarness(t, store.Options{Dir: t.TempDir(), NoWAL: true, Logger: quiet}, tightness{accountCacheMax: 1 << 20, filterBytes: 1 << 20}, &cover)
 	defer h.close()
 	var stop atomic.Bool
 	var wg sync.WaitGroup

@@ -26,12 +26,12 @@ import (
 // and never lost once the store says it is applied.
 //
 // Most children sync every batch, as a standalone store does; every third
-// runs NoSync, as a replica does, where a kill may lose the last batches
-// but never half of one.
+// runs NoWAL, as a replica does, where a kill may lose the batches since
+// the last memtable flush but never half of one.
 const (
-	crashEnvDir    = "PAYSWITCH_CRASH_DIR"    // set in the child only
-	crashEnvSeed   = "PAYSWITCH_CRASH_SEED"   // the child's seed; in the parent, a seed to replay
-	crashEnvNoSync = "PAYSWITCH_CRASH_NOSYNC" // "1": the child commits NoSync
+	crashEnvDir   = "PAYSWITCH_CRASH_DIR"   // set in the child only
+	crashEnvSeed  = "PAYSWITCH_CRASH_SEED"  // the child's seed; in the parent, a seed to replay
+	crashEnvNoWAL = "PAYSWITCH_CRASH_NOWAL" // "1": the child's store keeps no WAL
 
 	crashReady       = "ready" // the child's line once it has opened the store and is about to apply
 	crashReadyMax    = 5 * time.Second
@@ -40,9 +40,10 @@ const (
 	crashBudget      = 12 * time.Second // all runs together, kills and checks
 	crashDelayMin    = 20 * time.Millisecond
 	crashDelayRange  = 380 * time.Millisecond
-	crashChildLife   = 10 * time.Second // a child whose parent vanished stops by itself
-	crashBatchesMax  = 3000             // the child idles past this index, which bounds the parent's replay
-	crashContinueMax = 8                // batches the parent applies itself after the last kill
+	crashChildLife   = 10 * time.Second      // a child whose parent vanished stops by itself
+	crashBatchesMax  = 3000                  // the child idles past this index, which bounds the parent's replay
+	crashContinueMax = 8                     // batches the parent applies itself after the last kill
+	crashFlushEvery  = 15 * time.Millisecond // a NoWAL child flushes its memtable this often
 )
 
 var crashLimits = generatorLimits{commandsMax: 48, accountsMax: 200}
@@ -95,12 +96,12 @@ func TestCrash(t *testing.T) {
 			break
 		}
 		delay := crashDelayMin + time.Duration(delays.Int64N(int64(crashDelayRange)))
-		noSync, fromReady := run%3 == 2, run%2 == 1
-		runCrashChild(t, dir, seed, noSync, fromReady, delay)
+		noWAL, fromReady := run%3 == 2, run%2 == 1
+		runCrashChild(t, dir, seed, noWAL, fromReady, delay)
 		kills++
 		got := verifyAfterCrash(t, dir, model)
-		t.Logf("run %d: killed %v after %s (nosync %v): applied index %d -> %d",
-			run, delay, map[bool]string{false: "start", true: "ready"}[fromReady], noSync, applied, got)
+		t.Logf("run %d: killed %v after %s (nowal %v): applied index %d -> %d",
+			run, delay, map[bool]string{false: "start", true: "ready"}[fromReady], noWAL, applied, got)
 		if got < applied {
 			t.Fatalf("run %d: applied index went back from %d to %d", run, applied, got)
 		}
@@ -122,13 +123,13 @@ func TestCrash(t *testing.T) {
 // from the start, when the kill may land while Pebble recovers, or from
 // the child's "ready" line, when it lands among the batches. A child that
 // exits by itself before the kill has failed.
-func runCrashChild(t *testing.T, dir string, seed uint64, noSync, fromReady bool, delay time.Duration) {
+func runCrashChild(t *testing.T, dir string, seed uint64, noWAL, fromReady bool, delay time.Duration) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(),
 		crashEnvDir+"="+dir,
 		crashEnvSeed+"="+strconv.FormatUint(seed, 10),
-		crashEnvNoSync+"="+map[bool]string{false: "0", true: "1"}[noSync])
+		crashEnvNoWAL+"="+map[bool]string{false: "0", true: "1"}[noWAL])
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -239,9 +240,10 @@ func TestCrashChild(t *testing.T) {
 		t.Fatalf("%s: %v", crashEnvSeed, err)
 	}
 	deadline := time.Now().Add(crashChildLife)
+	noWAL := os.Getenv(crashEnvNoWAL) == "1"
 	s, err := store.Open(store.Options{
 		Dir:             dir,
-		NoSync:          os.Getenv(crashEnvNoSync) == "1",
+		NoWAL:           noWAL,
 		PendingCacheMax: 2,
 		FilterBytes:     1024,
 		Logger:          quiet,
@@ -253,6 +255,21 @@ func TestCrashChild(t *testing.T) {
 	gen := newGenerator(nil, crashLimits)
 	for i := uint64(1); i <= applied; i++ {
 		gen.batchAt(seed, i) // the generator's memory of batches 1..applied
+	}
+	if noWAL {
+		// Without a WAL, batches reach disk only when the memtable is
+		// flushed, which these small batches would never fill: flush
+		// alongside the applies, as a replica's snapshots do, so that the
+		// kills land before, during and after flushes.
+		go func() {
+			for time.Now().Before(deadline) {
+				time.Sleep(crashFlushEvery)
+				if err := s.Sync(); err != nil {
+					fmt.Printf("sync: %v\n", err)
+					return
+				}
+			}
+		}()
 	}
 	fmt.Println(crashReady)
 	for i := applied + 1; i <= crashBatchesMax && time.Now().Before(deadline); i++ {

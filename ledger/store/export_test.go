@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -101,3 +102,7 @@ func (sn *Snapshot) Release() { _ = sn.snap.Close() }
 
 // WriteTo streams the snapshot to w.
 func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) { return writeStream(sn.snap, w) }
+
+// SetCloseFlushMax shortens how long Close waits for a NoWAL store's last
+// flush.
+func (s *Store) SetCloseFlushMax(d time.Duration) { s.closeFlushMax = d }

@@ -25,7 +25,7 @@ func TestFilterRulesOutNewIDs(t *testing.T) {
 		falsePositivesMax    = probeCount / 100
 		transfersPerBatchMax = 1000
 	)
-	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true, FilterBytes: filterBytes}, tightness{}, &coverage{})
+	h := newHarness(t, store.Options{Dir: t.TempDir(), NoWAL: true, FilterBytes: filterBytes}, tightness{}, &coverage{})
 	defer h.close()
 	h.apply(ledger.Batch{Timestamp: timestampStart, Commands: createAccounts(accountA, accountB)})
 	rng := rand.New(rand.NewPCG(3, 4))

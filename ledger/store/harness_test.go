@@ -314,7 +314,7 @@ const (
 // checks does not depend on the file system.
 func (h *harness) replayFresh() {
 	h.t.Helper()
-	s, err := store.Open(store.Options{Dir: "fresh", FS: vfs.NewMem(), NoSync: true, FilterBytes: 1 << 20, Logger: quiet})
+	s, err := store.Open(store.Options{Dir: "fresh", FS: vfs.NewMem(), NoWAL: true, FilterBytes: 1 << 20, Logger: quiet})
 	if err != nil {
 		h.t.Fatalf("open fresh store: %v", err)
 	}

@@ -16,11 +16,18 @@ import (
 type Options struct {
 	// Dir is the Pebble directory. Required.
 	Dir string
-	// NoSync commits batches without waiting for the WAL to reach disk.
-	// Default false: a standalone store syncs every batch. A replica sets
-	// it, because its synced Raft log is the durability and a restart
-	// replays the log past the store's applied index.
-	NoSync bool
+	// NoWAL keeps no write-ahead log: a batch commits to Pebble's memtable
+	// only and reaches disk when Pebble flushes the memtable (when it is
+	// full, and at Sync, Checkpoint and Close). A crash loses the batches
+	// applied since the last flush, never part of one: the store reopens
+	// at the applied index of the last flushed batch. Default false: a
+	// standalone store writes every batch to its WAL and syncs it before
+	// Apply returns. A replica sets it, because its synced Raft log is the
+	// durability and a restart replays the log past the store's applied
+	// index; writing every batch a second time, into a WAL nobody reads,
+	// only made the Raft log's fsyncs wait longer for the disk
+	// (bench/RESULTS.md).
+	NoWAL bool
 	// AccountCacheMax bounds the in-memory account cache. Default 1<<20
 	// accounts (about 150 MiB at most); at least 2*ledger.BatchCommandsMax,
 	// so that one batch's accounts always fit.
@@ -100,14 +107,16 @@ func (o Options) Validate() error {
 // opens its own: with pebbleOptions and its table writes paced. The
 // benchmark's raw-Pebble reference opens its DBs with it.
 func OpenPebble(dir string, fs vfs.FS) (*pebble.DB, error) {
-	db, _, err := openPebble(dir, fs)
+	db, _, err := openPebble(dir, fs, false)
 	return db, err
 }
 
 // openPebble is OpenPebble, and returns the DB's pacer too.
-func openPebble(dir string, fs vfs.FS) (*pebble.DB, *pacer, error) {
+func openPebble(dir string, fs vfs.FS, noWAL bool) (*pebble.DB, *pacer, error) {
 	p := newPacer(tableWriteRate)
-	db, err := pebble.Open(dir, pebbleOptions(fs, p))
+	opts := pebbleOptions(fs, p)
+	opts.DisableWAL = noWAL
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -165,11 +174,11 @@ func PebbleOptions(fs vfs.FS) *pebble.Options { return pebbleOptions(fs, nil) }
 // flushing; a third or fourth memtable (writes are stalling then anyway)
 // squeezes it.
 //
-// WALBytesPerSync matters to a replica, which commits without syncing
-// (the Raft log is its durable record): without it the WAL of a whole
-// 64 MiB memtable is synced in one go when the memtable rotates, which
-// held up every commit behind it for tens of milliseconds. Syncing it in
-// the background every 512 KiB spreads that out.
+// WALBytesPerSync serves a snapshot being restored, whose batches commit
+// without syncing until the last: without it the WAL of a whole 64 MiB
+// memtable is synced in one go when the memtable rotates, a burst that
+// other nodes on the same disk feel in their own fsyncs. (A standalone
+// store syncs every batch; a replica's store keeps no WAL, Options.NoWAL.)
 func pebbleOptions(fs vfs.FS, p *pacer) *pebble.Options {
 	if fs == nil {
 		fs = vfs.Default

@@ -142,7 +142,7 @@ func TestPacerOffWhileBehind(t *testing.T) {
 // TestOpenPebblePaces: a DB opened as the store opens its own counts its
 // flushes' table bytes and knows when it is behind.
 func TestOpenPebblePaces(t *testing.T) {
-	db, p, err := openPebble(t.TempDir(), nil)
+	db, p, err := openPebble(t.TempDir(), nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 // queries as the model implies, and a fresh store with default options
 // replaying the same batches reaches the same digest after every batch.
 //
-// Each case runs on real Pebble on disk, mostly NoSync (syncing adds only
+// Each case runs on real Pebble on disk, mostly NoWAL (syncing adds only
 // fsync time, which the crash test covers); only the fresh replay runs in
 // memory. -rapid.checks sets the number of cases (100 by default, 20 with
 // -short).
@@ -36,7 +36,7 @@ func TestStoreMatchesModel(t *testing.T) {
 		}
 		options := store.Options{
 			Dir:             dir,
-			NoSync:          rapid.IntRange(0, 7).Draw(rt, "sync") != 0,
+			NoWAL:           rapid.IntRange(0, 7).Draw(rt, "sync") != 0,
 			PendingCacheMax: rapid.SampledFrom([]int{1, 2, 1 << 20}).Draw(rt, "pendingCacheMax"),
 		}
 		h := newHarness(rt, options, tight, &cover)
@@ -86,7 +86,7 @@ func TestAccountCacheEvictionAtMinimum(t *testing.T) {
 	)
 	options := store.Options{
 		Dir:             t.TempDir(),
-		NoSync:          true,
+		NoWAL:           true,
 		AccountCacheMax: 2 * ledger.BatchCommandsMax,
 		PendingCacheMax: 64,
 	}

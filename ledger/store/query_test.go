@@ -85,7 +85,7 @@ func requireOK(t *testing.T, h *harness) {
 }
 
 func TestAccountTransfers(t *testing.T) {
-	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true}, tightness{}, &coverage{})
+	h := newHarness(t, store.Options{Dir: t.TempDir(), NoWAL: true}, tightness{}, &coverage{})
 	defer h.close()
 	ts := timestampStart
 	h.apply(ledger.Batch{Timestamp: ts, Commands: createAccounts(accountA, accountB, accountC, accountUSD)})
@@ -143,7 +143,7 @@ func TestAccountTransfers(t *testing.T) {
 // TestAccountTransfersPageMax checks that a page never exceeds PageMax
 // whatever limit the caller asks for.
 func TestAccountTransfersPageMax(t *testing.T) {
-	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true}, tightness{}, &coverage{})
+	h := newHarness(t, store.Options{Dir: t.TempDir(), NoWAL: true}, tightness{}, &coverage{})
 	defer h.close()
 	h.apply(ledger.Batch{Timestamp: timestampStart, Commands: createAccounts(accountA, accountB)})
 	b := ledger.Batch{Timestamp: timestampStart + 1e9}
@@ -163,7 +163,7 @@ func TestAccountTransfersPageMax(t *testing.T) {
 }
 
 func TestPendingTransfers(t *testing.T) {
-	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true, PendingCacheMax: 2}, tightness{}, &coverage{})
+	h := newHarness(t, store.Options{Dir: t.TempDir(), NoWAL: true, PendingCacheMax: 2}, tightness{}, &coverage{})
 	defer h.close()
 	ts := timestampStart
 	h.apply(ledger.Batch{Timestamp: ts, Commands: createAccounts(accountA, accountB, accountC)})
@@ -222,7 +222,7 @@ func TestPendingTransfers(t *testing.T) {
 // almost never land on a deadline exactly, so the property test alone
 // would not notice an off-by-one in the expiry index scan.
 func TestExpireAtDeadline(t *testing.T) {
-	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true}, tightness{}, &coverage{})
+	h := newHarness(t, store.Options{Dir: t.TempDir(), NoWAL: true}, tightness{}, &coverage{})
 	defer h.close()
 	h.apply(ledger.Batch{Timestamp: timestampStart, Commands: createAccounts(accountA, accountB)})
 	h.apply(ledger.Batch{Timestamp: timestampStart + 1e9, Commands: []ledger.Command{pending(1, accountA, accountB, 5, 1)}})
@@ -271,7 +271,7 @@ func idNumbers(ts []ledger.Transfer) []uint64 {
 }
 
 func TestLookups(t *testing.T) {
-	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true}, tightness{}, &coverage{})
+	h := newHarness(t, store.Options{Dir: t.TempDir(), NoWAL: true}, tightness{}, &coverage{})
 	defer h.close()
 	h.apply(ledger.Batch{Timestamp: timestampStart, Commands: createAccounts(accountA, accountB, accountUSD)})
 	h.apply(ledger.Batch{Timestamp: timestampStart + 1e9, Commands: []ledger.Command{
@@ -323,7 +323,7 @@ func mustAccount(t *testing.T, s *store.Store, id ledger.ID) ledger.Account {
 // returns ErrIndexApplied, before and after a reopen, and leaves the
 // applied index, the digest and the records as they were.
 func TestApplyOldIndex(t *testing.T) {
-	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true}, tightness{}, &coverage{})
+	h := newHarness(t, store.Options{Dir: t.TempDir(), NoWAL: true}, tightness{}, &coverage{})
 	defer h.close()
 	next := ledger.Batch{Timestamp: timestampStart + 2e9, Commands: []ledger.Command{transfer(2, accountA, accountB, 1)}}
 	if _, err := h.store.Apply(0, &next); !errors.Is(err, store.ErrIndexApplied) {

@@ -46,7 +46,7 @@ func TestSnapshotRestore(t *testing.T) {
 	// A store in the target directory already, at the end of the sequence:
 	// a restore replaces it.
 	dir := filepath.Join(t.TempDir(), "restored")
-	replaced := newHarness(t, store.Options{Dir: dir, NoSync: true}, tightness{}, &coverage{})
+	replaced := newHarness(t, store.Options{Dir: dir, NoWAL: true}, tightness{}, &coverage{})
 	for i := range h.batches {
 		replaced.apply(h.batches[i])
 	}
@@ -75,7 +75,7 @@ func TestSnapshotRestore(t *testing.T) {
 	if err := store.RestoreDir(store.Options{Dir: dir, Logger: quiet}, &stream); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-	s, err := store.Open(store.Options{Dir: dir, NoSync: true, Logger: quiet})
+	s, err := store.Open(store.Options{Dir: dir, NoWAL: true, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,10 +102,10 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 }
 
-// snapshotHarness is a NoSync store with the first batches of seed's
+// snapshotHarness is a NoWAL store with the first batches of seed's
 // sequence applied, and the generator of the rest.
 func snapshotHarness(t *testing.T, seed, batches uint64) (*harness, *generator) {
-	h := newHarness(t, store.Options{Dir: t.TempDir(), NoSync: true}, tightness{}, &coverage{})
+	h := newHarness(t, store.Options{Dir: t.TempDir(), NoWAL: true}, tightness{}, &coverage{})
 	g := newGenerator(nil, generatorLimits{commandsMax: 60, accountsMax: 30})
 	for i := uint64(1); i <= batches; i++ {
 		h.apply(g.batchAt(seed, i))
@@ -184,7 +184,7 @@ func TestRestoreDirOnFS(t *testing.T) {
 	}
 	mem := vfs.NewMem()
 	dir := "restore-on-fs" // relative: on the OS it would land in the package directory
-	opts := store.Options{Dir: dir, FS: mem, NoSync: true, Logger: quiet}
+	opts := store.Options{Dir: dir, FS: mem, NoWAL: true, Logger: quiet}
 	if err := store.RestoreDir(opts, &stream); err != nil {
 		t.Fatalf("restore: %v", err)
 	}

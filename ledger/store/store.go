@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/payswitch/payswitch/internal/invariant"
@@ -40,6 +41,8 @@ type Store struct {
 	expiry expiryFloor
 
 	closed atomic.Bool
+	// closeFlushMax is closeFlushMax; tests shorten it.
+	closeFlushMax time.Duration
 }
 
 // Open opens or creates the store in opts.Dir. It reads the meta record
@@ -49,7 +52,7 @@ func Open(opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	db, pace, err := openPebble(opts.Dir, opts.FS)
+	db, pace, err := openPebble(opts.Dir, opts.FS, opts.NoWAL)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
 	}
@@ -61,8 +64,10 @@ func Open(opts Options) (*Store, error) {
 		accounts: make(map[ledger.ID]ledger.Account, 1024),
 		pending:  make(map[ledger.ID]ledger.Transfer, 1024),
 		filter:   newIDFilter(opts.FilterBytes),
+
+		closeFlushMax: closeFlushMax,
 	}
-	if opts.NoSync {
+	if opts.NoWAL {
 		s.sync = pebble.NoSync
 	}
 	s.view.s = s
@@ -73,7 +78,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	opts.Logger.Info("ledger store open", "dir", opts.Dir, "applied_index", s.meta.appliedIndex,
-		"records", s.meta.digest.Records, "sync", !opts.NoSync)
+		"records", s.meta.digest.Records, "wal", !opts.NoWAL)
 	return s, nil
 }
 
@@ -105,13 +110,42 @@ func (s *Store) load() error {
 	return iter.Close()
 }
 
-// Close closes the Pebble DB. Later calls to Apply and the queries return
-// ErrClosed; a second Close returns ErrClosed too.
+// Close closes the Pebble DB, flushing a NoWAL store's memtables first so
+// that a restart finds every batch applied before (and its owner need not
+// replay them). Later calls to Apply and the queries return ErrClosed; a
+// second Close returns ErrClosed too.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
-	return s.db.Close()
+	var flushErr error
+	if s.opts.NoWAL {
+		flushErr = s.flushBeforeClose()
+	}
+	return errors.Join(flushErr, s.db.Close())
+}
+
+// closeFlushMax bounds the wait for a NoWAL store's last flush. Pebble
+// retries a failing flush (a full disk, a removed directory) for as long
+// as the DB is open, so an unbounded wait would hang the close; a healthy
+// flush of four full memtables takes a few seconds at the paced rate.
+const closeFlushMax = 30 * time.Second
+
+// flushBeforeClose flushes the memtables, waiting at most closeFlushMax.
+// Whatever it does not flush, the owner's log replays after a restart.
+func (s *Store) flushBeforeClose() error {
+	flushed, err := s.db.AsyncFlush()
+	if err != nil {
+		return fmt.Errorf("store: flush before close: %w", err)
+	}
+	timer := time.NewTimer(s.closeFlushMax)
+	defer timer.Stop()
+	select {
+	case <-flushed:
+		return nil
+	case <-timer.C:
+		return fmt.Errorf("store: flush before close: not done within %v; the batches since the last flush are not on disk", s.closeFlushMax)
+	}
 }
 
 // Pacing reports how much Pebble's table writes were paced since Open.
