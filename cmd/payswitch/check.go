@@ -11,7 +11,16 @@ func newCheckCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "check DIR",
 		Short: "Verify a stopped node's ledger store: digest, balances, rules and indexes",
-		Args:  cobra.ExactArgs(1),
+		Long: `Verify a stopped node's ledger store (DIR is <data-dir>/ledger): the
+digest, the balances, the ledger's rules and every index, at the applied
+index the store holds.
+
+A node stopped cleanly holds every entry it applied. A node that crashed
+holds the entries up to its store's last flush (the store keeps no WAL
+of its own: the Raft log is the node's durable record), so the applied
+index printed may be behind what the node acknowledged; the node replays
+the rest of its Raft log when it starts again.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := store.Open(store.Options{Dir: args[0], Logger: discardLogger()})
 			if err != nil {
