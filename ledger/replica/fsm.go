@@ -185,6 +185,8 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 	defer r.Close()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// Close flushes the store (it keeps no WAL): if the restore fails, the
+	// old store reopens below at the index this replica had applied.
 	if err := f.store.Close(); err != nil {
 		f.logger.Warn("closing the store before restore", "err", err)
 	}
