@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/payswitch/payswitch/bench/report"
@@ -27,6 +28,9 @@ func WriteE2EReport(dir, command string, cfg E2EConfig, res E2EResult) (string, 
 		dist := report.LatencyChart("Latency from the scheduled send time to the 0210", hists)
 		dist.Caption = "Open loop: each payment's latency counts from when it was due, so time spent queueing behind slow ones counts (coordinated omission corrected)."
 		charts = append(charts, dist, report.PercentileChart("Latency by percentile", hists))
+	}
+	if c, ok := windowChart(res); ok {
+		charts = append(charts, c)
 	}
 	var codes []string
 	var counts []float64
@@ -54,4 +58,31 @@ func WriteE2EReport(dir, command string, cfg E2EConfig, res E2EResult) (string, 
 		res.Lost, res.Extra, res.Raft.Entries, res.Raft.MeanCommands, res.Raft.MeanCommit)
 	rep.Sections = append(rep.Sections, report.Section{Title: "Payments", Text: check, Charts: charts, Tables: []report.Table{legs}})
 	return rep.Write(dir)
+}
+
+// windowChart plots the p50, p99 and longest latency of each window of
+// due time, with the target; ok is false when no window has a payment.
+func windowChart(res E2EResult) (c report.Chart, ok bool) {
+	var x, p50, p99, most []float64
+	for i, h := range res.Windows {
+		if h == nil {
+			continue
+		}
+		x = append(x, (time.Duration(i) * res.WindowWidth).Seconds())
+		p50 = append(p50, float64(h.ValueAtQuantile(50))/1e3)
+		p99 = append(p99, float64(h.ValueAtQuantile(99))/1e3)
+		most = append(most, float64(h.Max())/1e3)
+	}
+	if len(x) == 0 {
+		return c, false
+	}
+	target := float64(E2ETargetP99.Microseconds()) / 1e3
+	c = report.LineChart(fmt.Sprintf("Latency by due time, in windows of %v", res.WindowWidth), "seconds into the measured run", "ms",
+		report.Series{Name: "p50", X: x, Y: p50},
+		report.Series{Name: "p99", X: x, Y: p99},
+		report.Series{Name: "longest", X: x, Y: most},
+		report.Series{Name: "p99 target", X: []float64{x[0], x[len(x)-1]}, Y: []float64{target, target}, Dashed: true})
+	c.LogY = true
+	c.Caption = "Each payment counts in the window it was due in. A run's p99 made by a few slow windows is a stall; made all through the run, the machine is short of time for every payment."
+	return c, true
 }

@@ -146,3 +146,27 @@ func TestLoadPlannedMatchesDueTimes(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadWindows(t *testing.T) {
+	for _, tc := range []struct {
+		last  time.Duration
+		width time.Duration
+		n     int
+	}{
+		{0, time.Second, 1},
+		{999 * time.Millisecond, time.Second, 1},
+		{time.Second, time.Second, 2},
+		{599*time.Second + 999*time.Millisecond, time.Second, 600},
+		{600 * time.Second, 2 * time.Second, 301},
+		{time.Hour, 7 * time.Second, 515},
+		{100 * 365 * 24 * time.Hour, 5256001 * time.Second, 600},
+	} {
+		width, n := windows(tc.last)
+		if width != tc.width || n != tc.n {
+			t.Errorf("windows(%v) = %v, %d; want %v, %d", tc.last, width, n, tc.width, tc.n)
+		}
+		if n > loadWindowsMax || width%time.Second != 0 || time.Duration(n)*width <= tc.last {
+			t.Errorf("windows(%v) = %v, %d: over the bound, not whole seconds, or short of the load", tc.last, width, n)
+		}
+	}
+}

@@ -87,6 +87,12 @@ const (
 	// latencySignificantDigits is the histograms' precision.
 	latencySignificantDigits = 3
 
+	// loadWindowsMax bounds LoadResult.Windows, and
+	// windowSignificantDigits is their precision (1%: at most 20 KiB a
+	// window).
+	loadWindowsMax          = 600
+	windowSignificantDigits = 2
+
 	// amountMax is the largest amount field 4 (n12) carries.
 	amountMax = 999_999_999_999
 

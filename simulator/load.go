@@ -62,6 +62,14 @@ type LoadResult struct {
 	// queue counts (the coordinated omission correction of an open-loop
 	// load). Its TotalCount is Answered.
 	Latency *hdrhistogram.Histogram
+	// Windows holds the same latencies by due time: Windows[i] those of the
+	// payments due in [i*WindowWidth, (i+1)*WindowWidth) after the load's
+	// start, nil for a window without an answered payment. WindowWidth is
+	// a whole number of seconds, 1 s for loads up to loadWindowsMax
+	// seconds long. They show when a load's slow payments were due: a
+	// few slow windows (a stall) or slowness spread over the run.
+	Windows     []*hdrhistogram.Histogram
+	WindowWidth time.Duration
 	// Elapsed runs from the first payment's due time until the last
 	// outcome.
 	Elapsed time.Duration
@@ -167,6 +175,7 @@ func (c LoadConfig) due(i int) time.Duration {
 // loadRun is the shared state of one RunLoad: the outcomes, recorded by
 // the sessions' readers and the sweeper.
 type loadRun struct {
+	start    time.Time // the load's start, which its due times count from
 	mu       sync.Mutex
 	res      LoadResult
 	done     int  // outcomes known
@@ -188,7 +197,9 @@ func (r *loadRun) complete(c *call, resp *iso8583.Message, err error) {
 			r.res.Answered++
 			r.res.ByCode[resp.ResponseCode]++
 			micros := now.Sub(c.intended).Microseconds()
-			_ = r.res.Latency.RecordValue(min(max(micros, 0), latencyMicrosMax))
+			micros = min(max(micros, 0), latencyMicrosMax)
+			_ = r.res.Latency.RecordValue(micros)
+			r.window(c.intended).RecordValue(micros)
 			if resp.ResponseCode == iso8583.ResponseApproved {
 				r.res.Approved = append(r.res.Approved, RRN(c.rrn))
 			}
@@ -200,6 +211,30 @@ func (r *loadRun) complete(c *call, resp *iso8583.Message, err error) {
 	}
 	r.mu.Unlock()
 	r.inflight.Done()
+}
+
+// window returns the histogram of the window that due falls in, made on
+// first use. Called with mu held.
+func (r *loadRun) window(due time.Time) *hdrhistogram.Histogram {
+	i := int(due.Sub(r.start) / r.res.WindowWidth)
+	i = min(max(i, 0), len(r.res.Windows)-1)
+	h := r.res.Windows[i]
+	if h == nil {
+		h = hdrhistogram.New(1, latencyMicrosMax, windowSignificantDigits)
+		r.res.Windows[i] = h
+	}
+	return h
+}
+
+// windows returns the width and count of the latency windows of a load
+// whose last payment is due last after its start: windows of whole
+// seconds, at most loadWindowsMax of them.
+func windows(last time.Duration) (width time.Duration, n int) {
+	width = time.Second
+	if last >= loadWindowsMax*time.Second {
+		width = (last/loadWindowsMax + time.Second).Truncate(time.Second)
+	}
+	return width, int(last/width) + 1
 }
 
 // RunLoad sends push payments at cfg.Rate, open loop, until cfg.Count or
@@ -218,11 +253,14 @@ func (b *Bank) RunLoad(ctx context.Context, cfg LoadConfig) (*LoadResult, error)
 	if err := b.checkPayees(cfg); err != nil {
 		return nil, err
 	}
-	run := &loadRun{res: LoadResult{
-		ByCode:  make(map[iso8583.ResponseCode]int),
-		Latency: hdrhistogram.New(1, latencyMicrosMax, latencySignificantDigits),
-	}}
+	width, n := windows(cfg.due(max(cfg.planned()-1, 0)))
 	start := time.Now()
+	run := &loadRun{start: start, res: LoadResult{
+		ByCode:      make(map[iso8583.ResponseCode]int),
+		Latency:     hdrhistogram.New(1, latencyMicrosMax, latencySignificantDigits),
+		Windows:     make([]*hdrhistogram.Histogram, n),
+		WindowWidth: width,
+	}}
 	sent, stopErr := b.sendLoad(ctx, cfg, run, start)
 
 	// Every call sent completes by its deadline plus one sweep (or when its

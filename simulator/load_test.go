@@ -15,6 +15,24 @@ var loadPayees = []simulator.Payee{
 	{Alias: "msisdn:+254700000001"},
 }
 
+// A load's latencies go to the window of their due time: 2,200 payments
+// at 2,000/s fill the first second's window with 2,000 and the next with
+// 200.
+func TestRunLoadWindowsByDueTime(t *testing.T) {
+	sw := startStandIn(t)
+	b := dial(t, sw, simulator.BankConfig{Sessions: 2, Seed: 5})
+	res, err := b.RunLoad(testContext(t), simulator.LoadConfig{Rate: 2000, Count: 2200, Payees: loadPayees, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Answered != 2200 || len(res.Windows) != 2 || res.WindowWidth != time.Second {
+		t.Fatalf("answered %d, %d windows of %v; want 2200 in 2 of 1s", res.Answered, len(res.Windows), res.WindowWidth)
+	}
+	if got0, got1 := res.Windows[0].TotalCount(), res.Windows[1].TotalCount(); got0 != 2000 || got1 != 200 {
+		t.Fatalf("windows hold %d and %d, want 2000 and 200", got0, got1)
+	}
+}
+
 func TestRunLoadAnswersEveryPayment(t *testing.T) {
 	sw := startStandIn(t)
 	b := dial(t, sw, simulator.BankConfig{Sessions: 2, Seed: 3})
@@ -28,6 +46,9 @@ func TestRunLoadAnswersEveryPayment(t *testing.T) {
 	}
 	if res.Latency.TotalCount() != int64(res.Answered) || res.ByCode[iso8583.ResponseApproved] != n {
 		t.Fatalf("histogram holds %d, %d approved; want %d", res.Latency.TotalCount(), res.ByCode[iso8583.ResponseApproved], n)
+	}
+	if len(res.Windows) != 1 || res.WindowWidth != time.Second || res.Windows[0].TotalCount() != int64(n) {
+		t.Fatalf("%d windows of %v; want every payment in the one window of 1s", len(res.Windows), res.WindowWidth)
 	}
 	// n payments at 2,000/s are due over 200 ms: the load took that long.
 	if res.Elapsed < 195*time.Millisecond {

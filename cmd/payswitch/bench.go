@@ -300,6 +300,10 @@ last one line:
 			}
 			fmt.Fprintf(out, ", timed out %d, failed %d, in %.2f s\n", res.TimedOut, res.Failed, res.Elapsed.Seconds())
 			fmt.Fprintf(out, "latency from scheduled send: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms\n", res.P50ms, res.P99ms, res.P999ms)
+			if w := res.Slowest(bench.E2ETargetP99); w.Windows > 0 {
+				fmt.Fprintf(out, "latency by due time, in windows of %v: p99 over %v in %d of %d; the worst, %v-%v: p99 %.2f ms, max %.2f ms\n",
+					res.WindowWidth, bench.E2ETargetP99, w.Over, w.Windows, time.Duration(w.Worst)*res.WindowWidth, time.Duration(w.Worst+1)*res.WindowWidth, w.WorstP99ms, w.WorstMaxMs)
+			}
 			for _, l := range res.Legs {
 				fmt.Fprintf(out, "switch leg %-8s %8d  mean %8.2f ms  p99 <= %8.2f ms\n", l.Leg, l.Count, l.MeanMs, l.P99Ms)
 			}
