@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,4 +88,16 @@ func lowerThreadPriority() (restore func()) {
 			runtime.UnlockOSThread()
 		}
 	}
+}
+
+// startWriteback asks the kernel to start writing bytes [off, off+n) of f
+// to disk, without waiting for them (sync_file_range with
+// SYNC_FILE_RANGE_WRITE; see pacedFile). A file without a descriptor (an
+// in-memory file system) is left alone.
+func startWriteback(f vfs.File, off, n int64) error {
+	fd := f.Fd()
+	if fd == vfs.InvalidFd {
+		return nil
+	}
+	return unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }

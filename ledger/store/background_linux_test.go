@@ -86,3 +86,31 @@ func TestFlushRunsLowered(t *testing.T) {
 		t.Fatalf("the flush ran at nice %d, want %d", got, want)
 	}
 }
+
+// TestStartWriteback: on a file with a descriptor the kernel takes the
+// range (and refuses a negative offset, which shows the call is made); a
+// file without one is left alone.
+func TestStartWriteback(t *testing.T) {
+	f, err := vfs.Default.Create(t.TempDir()+"/000001.sst", vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(make([]byte, 256<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := startWriteback(f, 0, 256<<10); err != nil {
+		t.Fatalf("writeback of the written range: %v", err)
+	}
+	if err := startWriteback(f, -1, 10); err == nil {
+		t.Fatal("a negative offset was accepted: no sync_file_range was made")
+	}
+	m, err := vfs.NewMem().Create("000002.sst", vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := startWriteback(m, 0, 10); err != nil {
+		t.Fatalf("in-memory file: %v", err)
+	}
+}

@@ -175,3 +175,48 @@ func TestOpenPebblePaces(t *testing.T) {
 		t.Fatal("OpenPebble did not install the behind check")
 	}
 }
+
+// TestTableWritebackInChunks: a table file hands each writebackChunk to
+// writeback as soon as it is written, in order and without gaps, and
+// leaves a shorter tail to the file's final sync; other files never.
+func TestTableWritebackInChunks(t *testing.T) {
+	p, _ := testPacer(1 << 30)
+	fs := pacedFS{FS: vfs.NewMem(), p: p}
+	type span struct{ off, n int64 }
+	var got []span
+	record := func(_ vfs.File, off, n int64) error {
+		got = append(got, span{off, n})
+		return nil
+	}
+	f, err := fs.Create("000001.sst", vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, ok := f.(*pacedFile)
+	if !ok {
+		t.Fatalf("a table file is a %T, not paced", f)
+	}
+	pf.writeback = record
+	block := make([]byte, 48<<10)
+	for range 7 { // 336 KiB: chunks end at the writes that pass 144 and 288 KiB
+		if _, err := f.Write(block); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []span{{0, 144 << 10}, {144 << 10, 144 << 10}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("writebacks %v, want %v", got, want)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	m, err := fs.Create("MANIFEST-000001", vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.(*pacedFile); ok {
+		t.Fatal("the MANIFEST is written back in chunks too")
+	}
+	_ = m.Close()
+}
