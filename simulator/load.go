@@ -199,7 +199,7 @@ func (r *loadRun) complete(c *call, resp *iso8583.Message, err error) {
 			micros := now.Sub(c.intended).Microseconds()
 			micros = min(max(micros, 0), latencyMicrosMax)
 			_ = r.res.Latency.RecordValue(micros)
-			r.window(c.intended).RecordValue(micros)
+			_ = r.window(c.intended).RecordValue(micros)
 			if resp.ResponseCode == iso8583.ResponseApproved {
 				r.res.Approved = append(r.res.Approved, RRN(c.rrn))
 			}
