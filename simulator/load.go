@@ -261,7 +261,7 @@ func (b *Bank) RunLoad(ctx context.Context, cfg LoadConfig) (*LoadResult, error)
 		Windows:     make([]*hdrhistogram.Histogram, n),
 		WindowWidth: width,
 	}}
-	sent, stopErr := b.sendLoad(ctx, cfg, run, start)
+	sent, stopErr := b.sendLoad(ctx, cfg, run)
 
 	// Every call sent completes by its deadline plus one sweep (or when its
 	// session closes), so this wait ends; the bound is a backstop.
@@ -294,7 +294,8 @@ func (b *Bank) RunLoad(ctx context.Context, cfg LoadConfig) (*LoadResult, error)
 // sendLoad is RunLoad's sending loop: one payment per due time, each due
 // time fixed in advance from start, bounded by cfg.planned(). It returns
 // how many payments went out.
-func (b *Bank) sendLoad(ctx context.Context, cfg LoadConfig, run *loadRun, start time.Time) (sent int, err error) {
+func (b *Bank) sendLoad(ctx context.Context, cfg LoadConfig, run *loadRun) (sent int, err error) {
+	start := run.start
 	rng := rand.New(rand.NewPCG(b.cfg.Seed, loadStream))
 	m := new(iso8583.Message)
 	complete := run.complete // one method value for every call, not one each

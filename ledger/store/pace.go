@@ -168,20 +168,20 @@ type pacedFile struct {
 	vfs.File
 	p      *pacer
 	unpaid int
-	// written is the file's size so far, and flushed how much of it has
-	// been handed to writeback.
-	written, flushed int64
-	writeback        func(f vfs.File, off, n int64) error
+	// written is the file's size so far, and writtenBack how much of it
+	// has been handed to writeback.
+	written, writtenBack int64
+	writeback            func(f vfs.File, off, n int64) error
 }
 
 func (f *pacedFile) Write(b []byte) (int, error) {
 	n, err := f.File.Write(b)
 	f.written += int64(n)
-	if f.written-f.flushed >= writebackChunk {
+	if f.written-f.writtenBack >= writebackChunk {
 		// Advisory: a failure costs only the smoothing, and Pebble's sync
 		// of the finished file reports any error that matters.
-		_ = f.writeback(f.File, f.flushed, f.written-f.flushed)
-		f.flushed = f.written
+		_ = f.writeback(f.File, f.writtenBack, f.written-f.writtenBack)
+		f.writtenBack = f.written
 	}
 	f.p.written.Add(int64(n))
 	f.unpaid += n
