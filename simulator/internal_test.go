@@ -170,3 +170,42 @@ func TestLoadWindows(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadRunReservesApproved checks that a load's list of approved RRNs
+// never has to be copied while the load runs (see newLoadRun): it has room
+// for every planned payment, bounded by approvedReserveMax, and recording
+// all of them as approved keeps the same backing array.
+func TestLoadRunReservesApproved(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  LoadConfig
+		want int
+	}{
+		{"count", LoadConfig{Rate: 1000, Count: 2500}, 2500},
+		{"duration", LoadConfig{Rate: 30000, Duration: 60 * time.Second}, 1_800_000},
+		{"count within duration", LoadConfig{Rate: 100, Count: 50, Duration: time.Minute}, 50},
+		{"beyond the reserve", LoadConfig{Rate: 1_000_000, Duration: 100 * time.Second}, approvedReserveMax},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := newLoadRun(tc.cfg)
+			if got := cap(run.res.Approved); got != tc.want {
+				t.Fatalf("room for %d approved RRNs, want %d", got, tc.want)
+			}
+			if tc.want > 100_000 {
+				return
+			}
+			first := &run.res.Approved[:1][0]
+			approved := &iso8583.Message{ResponseCode: iso8583.ResponseApproved}
+			run.start = time.Now()
+			for i := range tc.want {
+				run.inflight.Add(1)
+				c := &call{intended: run.start}
+				c.rrn[0] = byte(i)
+				run.complete(c, approved, nil)
+			}
+			if len(run.res.Approved) != tc.want || &run.res.Approved[0] != first {
+				t.Fatalf("%d approved recorded, backing array moved: %v", len(run.res.Approved), &run.res.Approved[0] != first)
+			}
+		})
+	}
+}
