@@ -69,9 +69,9 @@ const (
 	loadPaymentsMax = 100_000_000
 
 	// approvedReserveMax bounds the approved RRNs a load makes room for
-	// before it starts (12 bytes each: 96 MiB); a longer load's list grows
+	// before it starts (12 bytes each: 48 MiB); a longer load's list grows
 	// as it fills beyond that. See newLoadRun.
-	approvedReserveMax = 1 << 23
+	approvedReserveMax = 1 << 22
 
 	// loadTimeoutDefault is LoadConfig.Timeout's default.
 	loadTimeoutDefault = 5 * time.Second
