@@ -191,9 +191,9 @@ type loadRun struct {
 // it filled, under mu and into memory the process had never touched: in a
 // 60 s load at 30,000 payments/s on four banks, the four lists grew at the
 // same moments (every 1.25 times as many payments), and from the 20th
-// second on each growth held the readers of every session for 20-70 ms,
-// which the benchmark then counted as the switch's latency (the worst
-// 100 ms windows, at 41 s and 51 s, run after run). Reserved, the list's
+// second on each growth held the readers of every session for 20-60 ms,
+// which the benchmark then counted as the switch's latency (its worst
+// windows, at 41 s and 51 s, run after run; bench/RESULTS.md). Reserved, the list's
 // pages are touched one at a time as it fills, and nothing is copied.
 func newLoadRun(cfg LoadConfig) *loadRun {
 	planned := cfg.planned()
