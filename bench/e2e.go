@@ -108,6 +108,17 @@ type E2EResult struct {
 	// the measured run, and how long its flushes and compactions slept
 	// for their pace.
 	Tables store.PaceStats
+	// Warmup is the warm-up's latency, which the figures above leave out:
+	// how a node that has just started, with an empty store, answers.
+	Warmup WarmupLatency
+}
+
+// WarmupLatency summarises the warm-up's answered payments.
+type WarmupLatency struct {
+	Answered     int64
+	P99ms, MaxMs float64
+	// Windows is Slowest(E2ETargetP99) of the warm-up's windows.
+	Windows WindowSummary
 }
 
 // pacing reads the pacing figures of n's ledger store.
@@ -362,9 +373,17 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 	res.Approved = res.ByCode[iso8583.ResponseApproved]
 	res.Errors = res.Sent + res.NotSent - res.Approved
 	approvedAll := res.Approved
+	warmAll := hdrhistogram.New(1, 120_000_000, 3)
+	var warmWindows E2EResult
 	for i, r := range warm {
 		approved[i] = append(approved[i], r.Approved...)
 		approvedAll += r.ByCode[iso8583.ResponseApproved]
+		warmAll.Merge(r.Latency)
+		warmWindows.mergeWindows(r)
+	}
+	if n := warmAll.TotalCount(); n > 0 {
+		res.Warmup = WarmupLatency{Answered: n, P99ms: float64(warmAll.ValueAtQuantile(99)) / 1e3,
+			MaxMs: float64(warmAll.Max()) / 1e3, Windows: warmWindows.Slowest(E2ETargetP99)}
 	}
 	res.TPS = float64(res.Approved) / res.Elapsed.Seconds()
 	res.P50ms = float64(all.ValueAtQuantile(50)) / 1e3
