@@ -117,8 +117,10 @@ type E2EResult struct {
 type WarmupLatency struct {
 	Answered     int64
 	P99ms, MaxMs float64
-	// Windows is Slowest(E2ETargetP99) of the warm-up's windows.
-	Windows WindowSummary
+	// Windows is Slowest(E2ETargetP99) of the warm-up's windows, each
+	// WindowWidth wide.
+	Windows     WindowSummary
+	WindowWidth time.Duration
 }
 
 // pacing reads the pacing figures of n's ledger store.
@@ -383,7 +385,7 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 	}
 	if n := warmAll.TotalCount(); n > 0 {
 		res.Warmup = WarmupLatency{Answered: n, P99ms: float64(warmAll.ValueAtQuantile(99)) / 1e3,
-			MaxMs: float64(warmAll.Max()) / 1e3, Windows: warmWindows.Slowest(E2ETargetP99)}
+			MaxMs: float64(warmAll.Max()) / 1e3, Windows: warmWindows.Slowest(E2ETargetP99), WindowWidth: warmWindows.WindowWidth}
 	}
 	res.TPS = float64(res.Approved) / res.Elapsed.Seconds()
 	res.P50ms = float64(all.ValueAtQuantile(50)) / 1e3

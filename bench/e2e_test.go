@@ -33,8 +33,8 @@ func TestRunE2ESmall(t *testing.T) {
 	if w.Answered != 1000 {
 		t.Errorf("warm-up answered %d, want 1000", w.Answered)
 	}
-	if w.P99ms <= 0 || w.MaxMs < w.P99ms || w.Windows.Windows != 1 {
-		t.Errorf("warm-up summary %+v: want a positive p99 no larger than the max, over one window", w)
+	if w.P99ms <= 0 || w.MaxMs < w.P99ms || w.Windows.Windows != 1 || w.WindowWidth != time.Second {
+		t.Errorf("warm-up summary %+v: want a positive p99 no larger than the max, over one window of 1s", w)
 	}
 	if res.Lost != 0 || res.Extra != 0 {
 		t.Errorf("ledger check: %d approved payments not posted, %d minor units beyond them", res.Lost, res.Extra)

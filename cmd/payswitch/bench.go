@@ -306,7 +306,7 @@ last one line:
 			}
 			if w := res.Warmup; w.Answered > 0 {
 				fmt.Fprintf(out, "warm-up (%v, left out of the figures): %d answered, p99 %.2f ms, max %.2f ms; windows of %v with p99 over %v: %d of %d\n",
-					cfg.Warmup, w.Answered, w.P99ms, w.MaxMs, res.WindowWidth, bench.E2ETargetP99, w.Windows.Over, w.Windows.Windows)
+					cfg.Warmup, w.Answered, w.P99ms, w.MaxMs, w.WindowWidth, bench.E2ETargetP99, w.Windows.Over, w.Windows.Windows)
 			}
 			for _, l := range res.Legs {
 				fmt.Fprintf(out, "switch leg %-8s %8d  mean %8.2f ms  p99 <= %8.2f ms\n", l.Leg, l.Count, l.MeanMs, l.P99Ms)
