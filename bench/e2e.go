@@ -207,6 +207,17 @@ func legTimings(reg *prometheus.Registry) []LegTiming {
 	return out
 }
 
+// latencyOf merges the latencies of the banks' loads: all of them in one
+// histogram, and by window in byWindow's Windows.
+func latencyOf(loads []*simulator.LoadResult) (all *hdrhistogram.Histogram, byWindow E2EResult) {
+	all = hdrhistogram.New(1, 120_000_000, 3)
+	for _, l := range loads {
+		all.Merge(l.Latency)
+		byWindow.mergeWindows(l)
+	}
+	return all, byWindow
+}
+
 // mergeWindows adds the latency windows of one bank's load to r's.
 func (r *E2EResult) mergeWindows(l *simulator.LoadResult) {
 	r.WindowWidth = l.WindowWidth
@@ -355,10 +366,11 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 		Waited:     tablesAfter.Waited - tablesBefore.Waited,
 	}
 
-	all := hdrhistogram.New(1, 120_000_000, 3)
+	all, byWindow := latencyOf(results)
+	res.Windows, res.WindowWidth = byWindow.Windows, byWindow.WindowWidth
 	res.ByCode = map[iso8583.ResponseCode]int{}
 	var approved [][]simulator.RRN
-	for i, r := range results {
+	for _, r := range results {
 		res.Sent += r.Sent
 		res.TimedOut += r.TimedOut
 		res.Failed += r.Failed
@@ -366,23 +378,17 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 		for code, n := range r.ByCode {
 			res.ByCode[code] += n
 		}
-		all.Merge(r.Latency)
-		res.mergeWindows(r)
 		res.Elapsed = max(res.Elapsed, r.Elapsed)
 		approved = append(approved, r.Approved)
-		_ = i
 	}
 	res.Approved = res.ByCode[iso8583.ResponseApproved]
 	res.Errors = res.Sent + res.NotSent - res.Approved
 	approvedAll := res.Approved
-	warmAll := hdrhistogram.New(1, 120_000_000, 3)
-	var warmWindows E2EResult
 	for i, r := range warm {
 		approved[i] = append(approved[i], r.Approved...)
 		approvedAll += r.ByCode[iso8583.ResponseApproved]
-		warmAll.Merge(r.Latency)
-		warmWindows.mergeWindows(r)
 	}
+	warmAll, warmWindows := latencyOf(warm)
 	if n := warmAll.TotalCount(); n > 0 {
 		res.Warmup = WarmupLatency{Answered: n, P99ms: float64(warmAll.ValueAtQuantile(99)) / 1e3,
 			MaxMs: float64(warmAll.Max()) / 1e3, Windows: warmWindows.Slowest(E2ETargetP99), WindowWidth: warmWindows.WindowWidth}

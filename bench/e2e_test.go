@@ -14,7 +14,7 @@ import (
 // run's, and the ledger check clean.
 func TestRunE2ESmall(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a node and four simulated banks")
+		t.Skip("starts a node and two simulated banks")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -193,8 +193,9 @@ type loadRun struct {
 // same moments (every 1.25 times as many payments), and from the 20th
 // second on each growth held the readers of every session for 20-60 ms,
 // which the benchmark then counted as the switch's latency (its worst
-// windows, at 41 s and 51 s, run after run; bench/RESULTS.md). Reserved, the list's
-// pages are touched one at a time as it fills, and nothing is copied.
+// windows, at 41 s and 51 s, run after run; bench/RESULTS.md). Reserved,
+// the list's pages are touched one at a time as it fills, and nothing is
+// copied.
 func newLoadRun(cfg LoadConfig) *loadRun {
 	planned := cfg.planned()
 	width, n := windows(cfg.due(max(planned-1, 0)))
