@@ -471,7 +471,11 @@ func (f *Flow) reserved(p *payment, rt routing.Route, target uint64, deadline ti
 	*fwd = *req
 	fwd.STAN = forwardSTAN(res.Timestamp)
 	fwd.TransmissionTime = forwardTime(res.Timestamp)
-	fwd.Clear(iso8583.FieldMAC)
+	// The switch forwards it: the payer's field 33, if it sent one, is
+	// not passed on, so that the 0420 that may follow names this 0200
+	// in field 90 with no forwarder (adviceMessage) and the payee finds
+	// it.
+	fwd.Clear(iso8583.FieldMAC, iso8583.FieldForwarder)
 	if p.push {
 		err := setParticipant(fwd, iso8583.FieldReceiver, rt.Payee.Participant)
 		if err == nil {

@@ -330,8 +330,14 @@ func testPushPaths(t *testing.T, routeWaits bool) {
 func TestTimeoutAndAdvice(t *testing.T) {
 	fx := newFixture(t, 300*time.Millisecond)
 	req := fx.payment(beta, "0020000009", 700)
+	// A payer's own field 33 stays with the payer: the 0200 the payee
+	// gets, and the advice's field 90 naming it, carry no forwarder.
+	must(t, req.SetBytes(iso8583.FieldForwarder, []byte(strconv.FormatUint(alpha, 10))))
 	fx.flow.Request(fx.payer, req)
 	fwd := fx.forwarded(beta)
+	if fwd.Has(iso8583.FieldForwarder) {
+		t.Fatalf("the forwarded 0200 carries the payer's field 33 %q", fwd.Bytes(iso8583.FieldForwarder))
+	}
 	// The payee stays silent: 68 at the deadline, then the advice.
 	wantCode(t, fx.reply(), iso8583.ResponsePayeeTimedOut)
 	adv := fx.forwarded(beta)
