@@ -352,6 +352,14 @@ func targetOf(t *ledger.Transfer) uint64 {
 // payerReversal takes a payer's 0420 for one of its payments: a payment
 // not yet final is voided and its target owed an advice; a final one is
 // irrevocable (12); an unknown one is 25.
+//
+// A payment in progress that is not forwarded yet is flagged (pay voids
+// it instead of forwarding), and one whose answer is being settled is
+// left to settle; either way the 0420 waits for the payment's outcome
+// and is answered from the ledger then (Flow.answer). Answering 00 at
+// once would be wrong whenever the payment ends posted after all: a
+// resend of a payment already posted is in progress too, until its
+// reservation meets the posted one.
 func (f *Flow) payerReversal(r Replier, req *iso8583.Message) {
 	key, ok := req.PaymentKey()
 	if !ok || key.Acquirer != r.Participant() {
@@ -360,36 +368,62 @@ func (f *Flow) payerReversal(r Replier, req *iso8583.Message) {
 	}
 	f.mu.Lock()
 	p := f.inflight[key]
-	var target uint64
-	var fwdAt time.Time
-	var timer *time.Timer
-	if p != nil {
-		target, fwdAt, timer = p.target, p.fwdAt, p.timer
-		if fwdAt.IsZero() {
-			// Not forwarded yet: pay sees the flag before it forwards (it
-			// publishes the forwarding under the same lock).
-			p.reversed.Store(true)
-		}
+	if p == nil {
+		f.mu.Unlock()
+		f.reverseFromLedger(r, req, key)
+		return
 	}
-	f.mu.Unlock()
-	if p != nil {
-		switch {
-		case fwdAt.IsZero():
-			f.reply(r, req, iso8583.ResponseApproved, nil)
-		case p.done.CompareAndSwap(false, true):
-			timer.Stop()
-			f.recordAdvice(target, p.id, routing.AdvicePayerReversal)
-			f.void(p, iso8583.ResponseDoNotHonour)
-			f.finish(p)
-			f.reply(r, req, iso8583.ResponseApproved, nil)
-			f.answer(p, iso8583.ResponseDoNotHonour, nil)
-			f.sendAdviceFor(target, p.id)
-		default:
-			// Its answer is being settled right now: ask again shortly.
+	target, fwdAt, timer := p.target, p.fwdAt, p.timer
+	if fwdAt.IsZero() {
+		// Not forwarded yet: pay sees the flag before it forwards (it
+		// publishes the forwarding under the same lock).
+		p.reversed.Store(true)
+		waits := f.waitForOutcome(p, r, req)
+		f.mu.Unlock()
+		if !waits {
 			f.reply(r, req, iso8583.ResponseUnavailable, nil)
 		}
 		return
 	}
+	f.mu.Unlock()
+	if p.done.CompareAndSwap(false, true) {
+		timer.Stop()
+		f.recordAdvice(target, p.id, routing.AdvicePayerReversal)
+		f.void(p, iso8583.ResponseDoNotHonour)
+		f.finish(p)
+		f.reply(r, req, iso8583.ResponseApproved, nil)
+		f.answer(p, iso8583.ResponseDoNotHonour, nil)
+		f.sendAdviceFor(target, p.id)
+		return
+	}
+	// Its answer or its deadline is being settled right now: wait for
+	// the outcome, or read it if the payment has finished meanwhile.
+	f.mu.Lock()
+	waits := f.inflight[key] == p && f.waitForOutcome(p, r, req)
+	full := f.inflight[key] == p && !waits
+	f.mu.Unlock()
+	switch {
+	case waits:
+	case full:
+		f.reply(r, req, iso8583.ResponseUnavailable, nil)
+	default:
+		f.reverseFromLedger(r, req, key)
+	}
+}
+
+// waitForOutcome adds a payer's 0420 to those that wait for payment p's
+// answer, unless alsoMax already wait. Called with f.mu held.
+func (f *Flow) waitForOutcome(p *payment, r Replier, req *iso8583.Message) bool {
+	if len(p.reversals) >= alsoMax {
+		return false
+	}
+	p.reversals = append(p.reversals, waitingReversal{r: r, req: req})
+	return true
+}
+
+// reverseFromLedger answers a payer's 0420 for a payment not in progress
+// here, from what the ledger holds.
+func (f *Flow) reverseFromLedger(r Replier, req *iso8583.Message, key iso8583.PaymentKey) {
 	id := transferID(tagPayment, key)
 	t, found, err := f.readTransfer(id)
 	switch {

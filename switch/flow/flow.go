@@ -139,10 +139,20 @@ type payment struct {
 	// reversed is set by a payer's 0420 that arrives before the payment is
 	// forwarded: pay voids it instead of forwarding.
 	reversed atomic.Bool
-	done     atomic.Bool // set by whoever finishes it: the answer, the deadline, a reversal
+	// reversals are payer 0420s for this payment that wait for its
+	// outcome (at most alsoMax), under Flow.mu: each is answered from
+	// the ledger once the payment is answered.
+	reversals []waitingReversal
+	done      atomic.Bool // set by whoever finishes it: the answer, the deadline, a reversal
 }
 
-// alsoMax bounds the resends that wait on one payment.
+// waitingReversal is a payer's 0420 waiting for its payment's outcome.
+type waitingReversal struct {
+	r   Replier
+	req *iso8583.Message
+}
+
+// alsoMax bounds the resends, and the reversals, that wait on one payment.
 const alsoMax = 16
 
 // messages recycles the messages the flow builds.
@@ -294,11 +304,21 @@ func (f *Flow) reply(r Replier, req *iso8583.Message, code iso8583.ResponseCode,
 func (f *Flow) answer(p *payment, code iso8583.ResponseCode, approval *[6]byte) {
 	f.reply(p.replier, p.req, code, approval)
 	f.mu.Lock()
-	also := p.also
-	p.also = nil
+	also, reversals := p.also, p.reversals
+	p.also, p.reversals = nil, nil
 	f.mu.Unlock()
 	for _, r := range also {
 		f.reply(r, p.req, code, approval)
+	}
+	if len(reversals) > 0 {
+		// The payment is final in the ledger by now (every path finishes
+		// it after its post or void): the ledger answers each reversal.
+		// Not here: answer may run on the proposer's goroutine.
+		go func() {
+			for _, w := range reversals {
+				f.reverseFromLedger(w.r, w.req, p.key)
+			}
+		}()
 	}
 	f.m.payment(code)
 	f.m.legTotal.Observe(time.Since(p.start).Seconds())

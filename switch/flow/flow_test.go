@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -496,4 +497,85 @@ func TestPayerReversalAndPull(t *testing.T) {
 	must(t, again.SetBytes(iso8583.FieldAdditionalData, []byte("MND-0001")))
 	fx.flow.Request(fx.payer, again)
 	wantCode(t, fx.reply(), iso8583.ResponseNotPermitted)
+}
+
+// TestReversalWaitsForAResend: a payer's 0420 that arrives while a resend
+// of a posted payment is in progress, before the resend meets the posted
+// reservation, gets 12 and reverses nothing. It used to get 00 at once,
+// as if the payment were to be voided: the payer was told of a reversal
+// that never happened.
+func TestReversalWaitsForAResend(t *testing.T) {
+	var hold atomic.Bool
+	held := make(chan struct{})
+	hook := routing.HookFunc(func(ctx context.Context, req routing.Request) (routing.Decision, error) {
+		if hold.Load() {
+			<-held
+		}
+		return routing.Decision{Allow: true}, nil
+	})
+	fx := newFixtureWith(t, 5*time.Second, true, func(c *Config) {
+		tk, _ := routing.NewTokenizer(bytes.Repeat([]byte("k"), 32))
+		lim, _ := routing.NewLimiter(routing.LimiterConfig{})
+		audit, _ := routing.NewAuditRing(1024)
+		r, err := routing.NewRouter(routing.RouterConfig{State: c.Node.Routing(), Tokenizer: tk, Limiter: lim, Auditor: audit, Consent: hook})
+		must(t, err)
+		c.Router = r
+	})
+	req := fx.payment(beta, "0020000009", 900)
+	fx.flow.Request(fx.payer, req)
+	fx.answer(beta, fx.forwarded(beta), iso8583.ResponseApproved)
+	wantCode(t, fx.reply(), iso8583.ResponseApproved)
+	credited := fx.position(beta).CreditsPosted
+
+	// The resend waits in the consent hook, in progress and not forwarded.
+	hold.Store(true)
+	fx.flow.Request(fx.payer, req)
+	key := mustKey(t, req)
+	waitFor(t, "the resend to be in progress", func() bool {
+		fx.flow.mu.Lock()
+		defer fx.flow.mu.Unlock()
+		return fx.flow.inflight[key] != nil
+	})
+	rev := *req
+	rev.MTI = iso8583.MTIReversalAdvice
+	must(t, rev.SetOriginal(iso8583.OriginalOf(req)))
+	fx.flow.Request(fx.payer, &rev)
+	waitFor(t, "the reversal to wait for the payment", func() bool {
+		fx.flow.mu.Lock()
+		defer fx.flow.mu.Unlock()
+		p := fx.flow.inflight[key]
+		return p != nil && len(p.reversals) == 1
+	})
+	select {
+	case m := <-fx.payer.replies:
+		t.Fatalf("answered %s %s before the payment's outcome", m.MTI, m.ResponseCode)
+	default:
+	}
+	close(held)
+
+	first, second := fx.reply(), fx.reply()
+	if first.MTI == iso8583.MTIFinancialResponse {
+		first, second = second, first
+	}
+	wantCode(t, first, iso8583.ResponseInvalidTransaction) // the 0430: irrevocable
+	wantCode(t, second, iso8583.ResponseApproved)          // the resent 0200
+	if got := fx.position(beta).CreditsPosted; got != credited {
+		t.Fatalf("beta's credits %d, %d before the reversal", got, credited)
+	}
+	select {
+	case m := <-fx.out.ch(beta):
+		t.Fatalf("the payee got %s %s for a payment that stays posted", m.MTI, m.RRN)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
