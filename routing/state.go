@@ -237,6 +237,15 @@ func (s *State) OwedAdvices(participant uint64) int {
 	return len(s.advices[participant])
 }
 
+// OwesAdvice reports whether an advice of transfer is owed to
+// participant.
+func (s *State) OwesAdvice(participant uint64, transfer ledger.ID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.advices[participant][transfer]
+	return ok
+}
+
 // OutboxLen reports how many advices are owed in all.
 func (s *State) OutboxLen() int {
 	s.mu.RLock()

@@ -114,6 +114,7 @@ type Flow struct {
 	draining atomic.Bool // set by Drain: new payments are refused with 91
 
 	advices adviceState
+	acks    chan struct{} // a token per acknowledgement of an advice in progress
 }
 
 type senderBox struct{ s Sender }
@@ -183,7 +184,8 @@ func New(cfg Config) (*Flow, error) {
 		return nil, err
 	}
 	f := &Flow{cfg: cfg, node: cfg.Node, router: cfg.Router, log: cfg.Logger, m: m,
-		slots: make(chan struct{}, cfg.InflightMax), inflight: make(map[iso8583.PaymentKey]*payment)}
+		slots: make(chan struct{}, cfg.InflightMax), inflight: make(map[iso8583.PaymentKey]*payment),
+		acks: make(chan struct{}, adviceAcksMax)}
 	f.advices.init()
 	return f, nil
 }
@@ -273,10 +275,32 @@ func (f *Flow) Response(from uint64, m *iso8583.Message) {
 	case iso8583.MTIFinancialResponse:
 		f.payeeAnswered(from, m)
 	case iso8583.MTIReversalAdviceResponse:
+		// Each acknowledgement is a Raft proposal: only one for an advice
+		// owed to its sender is proposed, and at most adviceAcksMax at a
+		// time, so that a participant sending 0430s in a loop costs
+		// neither goroutines nor log entries. A 0430 dropped here is
+		// asked for again when the advice is resent.
+		key, ok := m.PaymentKey()
+		if !ok || !f.node.Routing().OwesAdvice(from, transferID(tagPayment, key)) {
+			f.m.adviceAnswersIgnored.Inc()
+			return
+		}
+		select {
+		case f.acks <- struct{}{}:
+		default:
+			f.m.adviceAnswersIgnored.Inc()
+			return
+		}
 		resp := *m
-		go f.adviceAnswered(from, &resp)
+		go func() {
+			defer func() { <-f.acks }()
+			f.adviceAnswered(from, &resp)
+		}()
 	}
 }
+
+// adviceAcksMax bounds the acknowledgements of advices in progress.
+const adviceAcksMax = 64
 
 // reply answers req on r with code, and the approval code when approved.
 func (f *Flow) reply(r Replier, req *iso8583.Message, code iso8583.ResponseCode, approval *[6]byte) {

@@ -18,6 +18,7 @@ import (
 	"github.com/payswitch/payswitch/ledger/replica"
 	"github.com/payswitch/payswitch/routing"
 	"github.com/payswitch/payswitch/switch/iso8583"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // These tests drive the flow with a real one-node cluster (ledger and
@@ -578,4 +579,53 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// TestUnowedAdviceAnswersIgnored: 0430s for advices nobody owes their
+// sender are ignored without a Raft proposal each (a participant could
+// otherwise grow the log and the switch's goroutines at will); the 0430
+// for an advice owed still closes it.
+func TestUnowedAdviceAnswersIgnored(t *testing.T) {
+	fx := newFixture(t, 200*time.Millisecond)
+	req := fx.payment(beta, "0020000009", 700)
+	fx.flow.Request(fx.payer, req)
+	fx.forwarded(beta)
+	wantCode(t, fx.reply(), iso8583.ResponsePayeeTimedOut)
+	adv := fx.forwarded(beta)
+	if adv.MTI != iso8583.MTIReversalAdvice {
+		t.Fatalf("advice %+v", adv)
+	}
+
+	before := fx.node.AppliedIndex()
+	const junk = 2_000
+	for i := range junk {
+		m := *adv
+		copy(m.RRN[:], fmt.Sprintf("J%011d", i))
+		fx.flow.Response(beta, answerTo(t, &m))
+		if i%2 == 0 { // the owed advice's 0430, from the wrong participant
+			fx.flow.Response(alpha, answerTo(t, adv))
+		}
+	}
+	if got := testutil.ToFloat64(fx.flow.m.adviceAnswersIgnored); got != junk+junk/2 {
+		t.Fatalf("%v 0430s ignored, want %d", got, junk+junk/2)
+	}
+	if after := fx.node.AppliedIndex(); after != before {
+		t.Fatalf("unowed 0430s were proposed: applied index %d, then %d", before, after)
+	}
+	if n := fx.node.Routing().OutboxLen(); n != 1 {
+		t.Fatalf("outbox %d, want the one advice still owed", n)
+	}
+
+	fx.flow.Response(beta, answerTo(t, adv))
+	waitFor(t, "the owed advice's 0430 to close it", func() bool { return fx.node.Routing().OutboxLen() == 0 })
+}
+
+// answerTo is the 0430 to advice adv.
+func answerTo(t *testing.T, adv *iso8583.Message) *iso8583.Message {
+	t.Helper()
+	var resp iso8583.Message
+	must(t, resp.ResponseTo(adv))
+	resp.ResponseCode = iso8583.ResponseApproved
+	resp.Set(iso8583.FieldResponseCode)
+	return &resp
 }

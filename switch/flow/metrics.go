@@ -21,6 +21,7 @@ type metrics struct {
 	advicesOwed                                         prometheus.Gauge
 	advicesSent                                         prometheus.Counter
 	advicesAnswered                                     prometheus.Counter
+	adviceAnswersIgnored                                prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -40,6 +41,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		advicesOwed:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "payswitch_advices_owed", Help: "Reversal advices this node recorded as owed minus those answered, since it started."}),
 		advicesSent:     prometheus.NewCounter(prometheus.CounterOpts{Name: "payswitch_advices_sent_total", Help: "Reversal advices sent, resends included."}),
 		advicesAnswered: prometheus.NewCounter(prometheus.CounterOpts{Name: "payswitch_advices_answered_total", Help: "Reversal advices answered with 0430."}),
+		adviceAnswersIgnored: prometheus.NewCounter(prometheus.CounterOpts{Name: "payswitch_advice_answers_ignored_total",
+			Help: "0430s ignored: for an advice not owed to their sender, or beyond the acknowledgements in progress (the advice is sent again)."}),
 	}
 	m.legRoute, m.legReserve = m.leg.WithLabelValues("route"), m.leg.WithLabelValues("reserve")
 	m.legPayee, m.legFinish = m.leg.WithLabelValues("payee"), m.leg.WithLabelValues("finish")
@@ -48,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.payments, m.leg, m.resends, m.late, m.shed, m.heldForAdvices, m.advicesOwed, m.advicesSent, m.advicesAnswered} {
+	for _, c := range []prometheus.Collector{m.payments, m.leg, m.resends, m.late, m.shed, m.heldForAdvices, m.advicesOwed, m.advicesSent, m.advicesAnswered, m.adviceAnswersIgnored} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
