@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -55,6 +56,14 @@ func wantVoided(t *testing.T, node *replica.Node, acquirer uint64, rrn string) {
 	}
 }
 
+// hasAdvice reports whether the payee b received a 0420 for the payment
+// acquirer sent under rrn.
+func hasAdvice(b *simulator.Bank, acquirer uint64, rrn string) bool {
+	return slices.ContainsFunc(b.Received().AdviceLog, func(a simulator.Advice) bool {
+		return a.RRN == rrn && a.Acquirer == acquirer
+	})
+}
+
 // TestPayeeDeclineCodePassedBack: a payee's decline reaches the payer with
 // the payee's own code (not a generic 05), the reservation is voided with
 // no money moved, and a resend reads the same code back from the ledger.
@@ -87,5 +96,74 @@ func TestPayeeDeclineCodePassedBack(t *testing.T) {
 	}
 	if st := b.Received(); st.Payments != 1 {
 		t.Fatalf("the resend reached the payee: %+v", st)
+	}
+}
+
+// TestPayerReversesPaymentInProgress: the payer sends a 0420 while the
+// payee is still thinking. The 0420 is accepted (0430 00), the payment is
+// answered 05, the reservation is voided with the positions as before,
+// and the payee is told with a 0420 of its own. A 0420 for a payment the
+// switch never reserved is answered 25.
+func TestPayerReversesPaymentInProgress(t *testing.T) {
+	_, leader, tk := startNodes(t, 1)
+	e := startEngine(t, leader, tk, 3*time.Second)
+	a := dial(t, e, alpha, alphaKey, nil)
+	// The payee answers 00, but only after two seconds, within the
+	// deadline: the reversal comes first. (The simulator then withholds
+	// its answer, as the contract asks of a payee; the test does not wait
+	// for it.)
+	b := dial(t, e, beta, betaKey, func(c *simulator.BankConfig) { c.DelayPercent = 100; c.Delay = 2 * time.Second })
+	before := positions(t, leader)
+
+	const amount = 4_321
+	rrn := a.NextRRN()
+	answered := make(chan *simulator.Result, 1)
+	if err := a.PayAsync(simulator.Payment{RRN: rrn, PayeeParticipant: beta, PayeeAccount: "0020000042", Amount: amount}, func(r *simulator.Result, err error) {
+		if err != nil {
+			t.Errorf("the payment that is reversed: %v", err)
+		}
+		answered <- r
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, "the payee to see the payment", func() bool { return b.Received().Payments == 1 })
+	if tr, ok := transferOf(t, leader, alpha, rrn); !ok || tr.Status != ledger.StatusPending {
+		t.Fatalf("the forwarded payment is %+v (found %v), want pending", tr, ok)
+	}
+	// The reservation holds the amount, so that "restored" below means
+	// something.
+	held := before
+	held[0].debitsPending += amount
+	held[1].creditsPending += amount
+	if got := positions(t, leader); got != held {
+		t.Fatalf("positions while the payment is in progress: %+v, want %+v", got, held)
+	}
+
+	rev, err := a.Reverse(context.Background(), rrn)
+	if err != nil {
+		t.Fatalf("reversal: %v", err)
+	}
+	if rev.Response.MTI != iso8583.MTIReversalAdviceResponse || rev.Code != iso8583.ResponseApproved {
+		t.Fatalf("the payer's 0420 got %s %s (%s), want 0430 00", rev.Response.MTI, rev.Code, rev.Code.Meaning())
+	}
+	if r := <-answered; r == nil || r.Code != iso8583.ResponseDoNotHonour {
+		t.Fatalf("the reversed payment was answered %+v, want 05", r)
+	}
+	wantVoided(t, leader, alpha, rrn)
+	if after := positions(t, leader); after != before {
+		t.Fatalf("positions after the reversal: %+v, want %+v as before the payment", after, before)
+	}
+	waitUntil(t, 5*time.Second, "the payee to get the reversal advice", func() bool { return hasAdvice(b, alpha, rrn) })
+	waitUntil(t, 5*time.Second, "the advice to be answered", func() bool { return leader.Routing().OutboxLen() == 0 })
+
+	// A payment refused before any reservation leaves the switch nothing
+	// to reverse: its RRN is unknown to the ledger.
+	refused := pay(t, a, simulator.Payment{Alias: "msisdn:+254799999999", Amount: 100}, iso8583.ResponseUnknownAccount)
+	if tr, ok := transferOf(t, leader, alpha, refused.RRN); ok {
+		t.Fatalf("a payment refused at routing is in the ledger: %+v", tr)
+	}
+	unknown, err := a.Reverse(context.Background(), refused.RRN)
+	if err != nil || unknown.Code != iso8583.ResponseOriginalNotFound {
+		t.Fatalf("reversal of an unknown payment: %+v %v, want 25", unknown, err)
 	}
 }
