@@ -167,3 +167,24 @@ func TestPayerReversesPaymentInProgress(t *testing.T) {
 		t.Fatalf("reversal of an unknown payment: %+v %v, want 25", unknown, err)
 	}
 }
+
+// TestTimeoutNotEarly: the payer gets 68 when the payee's deadline has
+// passed, not before (DESIGN 6.1), and not long after either.
+func TestTimeoutNotEarly(t *testing.T) {
+	const deadline = time.Second
+	_, leader, tk := startNodes(t, 1)
+	e := startEngine(t, leader, tk, deadline)
+	a := dial(t, e, alpha, alphaKey, nil)
+	b := dial(t, e, beta, betaKey, func(c *simulator.BankConfig) { c.DropPercent = 100 })
+
+	// Latency runs from the call, so it includes routing and reserving
+	// before the forward: it is at least the deadline if the switch waits
+	// the deadline after forwarding.
+	res := pay(t, a, simulator.Payment{PayeeParticipant: beta, PayeeAccount: "0020000042", Amount: 500}, iso8583.ResponsePayeeTimedOut)
+	if res.Latency < deadline || res.Latency >= deadline+2*time.Second {
+		t.Fatalf("68 after %v, want between the deadline %v and %v", res.Latency, deadline, deadline+2*time.Second)
+	}
+	if st := b.Received(); st.Payments != 1 || st.Dropped != 1 {
+		t.Fatalf("the payee received %+v, want one payment, dropped", st)
+	}
+}
