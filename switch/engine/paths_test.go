@@ -12,10 +12,13 @@ import (
 	"github.com/payswitch/payswitch/routing"
 	"github.com/payswitch/payswitch/simulator"
 	"github.com/payswitch/payswitch/switch/iso8583"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // More payment paths over real TCP, each checked from the payer's answer,
-// the payee's side and the ledger.
+// the payee's side and the ledger: a payee's own decline code, a payer's
+// reversal of a payment in progress, the time of a 68, and a payee's
+// answer after the deadline.
 
 // balance is the part of a position account that a payment moves.
 type balance struct {
@@ -62,6 +65,39 @@ func hasAdvice(b *simulator.Bank, acquirer uint64, rrn string) bool {
 	return slices.ContainsFunc(b.Received().AdviceLog, func(a simulator.Advice) bool {
 		return a.RRN == rrn && a.Acquirer == acquirer
 	})
+}
+
+// startEngineMetered is startEngine with the switch's metrics on a
+// registry of the test's own.
+func startEngineMetered(t *testing.T, node *replica.Node, tk *routing.Tokenizer, timeout time.Duration) (*Engine, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	e, err := Start(Config{Node: node, Tokenizer: tk, Addr: "127.0.0.1:0", DefaultTimeout: timeout, Logger: quiet, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+	})
+	return e, reg
+}
+
+// counterValue reads an unlabelled counter from reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather metrics: %v", err)
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no counter %s in the registry", name)
+	return 0
 }
 
 // TestPayeeDeclineCodePassedBack: a payee's decline reaches the payer with
@@ -187,4 +223,46 @@ func TestTimeoutNotEarly(t *testing.T) {
 	if st := b.Received(); st.Payments != 1 || st.Dropped != 1 {
 		t.Fatalf("the payee received %+v, want one payment, dropped", st)
 	}
+}
+
+// TestLatePayeeAnswer: a payee approves after the deadline, when the
+// payer has had its 68. The approval is counted as late and ignored: the
+// reservation stays voided with the positions as before, and the payee
+// still gets its reversal advice.
+func TestLatePayeeAnswer(t *testing.T) {
+	const deadline = 800 * time.Millisecond
+	const delay = 1500 * time.Millisecond
+	_, leader, tk := startNodes(t, 1)
+	e, reg := startEngineMetered(t, leader, tk, deadline)
+	a := dial(t, e, alpha, alphaKey, nil)
+	// AnswerAfterReversal: the advice reaches the payee at the deadline,
+	// before its answer; without it the simulator would withhold the
+	// answer and nothing late would arrive.
+	b := dial(t, e, beta, betaKey, func(c *simulator.BankConfig) {
+		c.DelayPercent = 100
+		c.Delay = delay
+		c.AnswerAfterReversal = true
+	})
+	const late = "payswitch_payment_late_responses_total"
+	lateBefore := counterValue(t, reg, late)
+	before := positions(t, leader)
+
+	res := pay(t, a, simulator.Payment{PayeeParticipant: beta, PayeeAccount: "0020000042", Amount: 600}, iso8583.ResponsePayeeTimedOut)
+	wantVoided(t, leader, alpha, res.RRN)
+	waitUntil(t, 5*time.Second, "the payee to get the reversal advice", func() bool { return hasAdvice(b, alpha, res.RRN) })
+
+	// The payee's approval goes out at delay after it got the payment; the
+	// switch counts it as late when it arrives.
+	waitUntil(t, delay+5*time.Second, "the late answer to be counted", func() bool { return counterValue(t, reg, late) >= lateBefore+1 })
+	if got := counterValue(t, reg, late); got != lateBefore+1 {
+		t.Fatalf("%s went from %v to %v, want one more", late, lateBefore, got)
+	}
+	if st := b.Received(); st.Delayed != 1 || st.LateWithheld != 0 {
+		t.Fatalf("the payee received %+v, want one delayed answer, sent", st)
+	}
+	wantVoided(t, leader, alpha, res.RRN)
+	if after := positions(t, leader); after != before {
+		t.Fatalf("positions after a late approval: %+v, want %+v as before the payment", after, before)
+	}
+	waitUntil(t, 5*time.Second, "the advice to be answered", func() bool { return leader.Routing().OutboxLen() == 0 })
 }
