@@ -111,7 +111,7 @@ func BenchmarkVerifyMAC(b *testing.B) {
 	}
 }
 
-// BenchmarkNextFrame splits six framed messages off a buffer.
+// BenchmarkNextFrame splits the framed samples off a buffer.
 func BenchmarkNextFrame(b *testing.B) {
 	var stream []byte
 	for _, s := range samples(b) {

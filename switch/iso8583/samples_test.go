@@ -33,8 +33,8 @@ func mustSet(tb testing.TB, m *Message, f Field, v string) {
 
 // samples returns one message of each type: a bank signs on, pays 125.00
 // KES to a phone number's account and is approved; a later payment to an
-// account at another bank times out there, and the switch sends that bank
-// the reversal advice.
+// account at another bank is forwarded there, times out, and the switch
+// sends that bank the reversal advice.
 func samples(tb testing.TB) []sample {
 	tb.Helper()
 	at := time.Date(2026, 6, 12, 9, 30, 15, 0, time.UTC)
@@ -62,7 +62,8 @@ func samples(tb testing.TB) []sample {
 	payment.Currency = 404
 	payment.Set(FieldProcessingCode, FieldAmount, FieldSTAN, FieldCurrency)
 	payment.SetTransmissionTime(at.Add(5 * time.Second))
-	payment.SetLocalTime(at.Add(5 * time.Second).In(time.FixedZone("EAT", 3*3600)))
+	eat := time.FixedZone("EAT", 3*3600)
+	payment.SetLocalTime(at.Add(5 * time.Second).In(eat))
 	mustSet(tb, &payment, FieldAcquirer, "10001")
 	mustSet(tb, &payment, FieldRRN, "616309000042")
 	mustSet(tb, &payment, FieldTerminal, "MOBILE01")
@@ -77,23 +78,37 @@ func samples(tb testing.TB) []sample {
 	paymentResponse.Set(FieldResponseCode)
 	mustSet(tb, &paymentResponse, FieldApprovalCode, "A7F3K2")
 
-	// The switch forwarded a second payment, to an account at bank 10002,
-	// on that bank's session (STAN 917 there) and got no answer by the
-	// deadline.
+	// A second payment, to account 7766554433 at bank 10002, as the switch
+	// forwards it on that bank's session: the payer's 0200 with the
+	// switch's STAN (917) and field 7, both derived from the reservation,
+	// the resolved payee in 100 and 103, no field 33, and the switch's MAC
+	// under the payee's key (switch/flow's reserved).
 	forwarded := payment
 	forwarded.STAN = 917
 	mustSet(tb, &forwarded, FieldRRN, "616309000043")
 	forwarded.Amount = 3000
+	forwarded.SetLocalTime(at.Add(19 * time.Second).In(eat))
 	forwarded.SetTransmissionTime(at.Add(20 * time.Second))
 	mustSet(tb, &forwarded, FieldReceiver, "10002")
 	mustSet(tb, &forwarded, FieldPayeeAccount, "7766554433")
 
+	// Bank 10002 did not answer by the deadline; the switch sends it the
+	// reversal advice. The advice carries exactly the fields that
+	// switch/flow's adviceMessage writes (TestDocAdviceFields there
+	// compares them with this dump in docs/iso8583.md): 3, 4, 7, 11, 32,
+	// 37, 49, 90 naming the forwarded 0200, 100 the bank it goes to, and
+	// the MAC. Its STAN comes from the switch's own sequence of advices.
 	var reversal Message
-	reversal = forwarded
 	reversal.MTI = MTIReversalAdvice
-	reversal.STAN = 918
-	reversal.Clear(FieldLocalTime, FieldLocalDate, FieldTerminal)
+	reversal.ProcessingCode = ProcessingPush
+	reversal.Amount = forwarded.Amount
+	reversal.STAN = 31
+	reversal.Currency = forwarded.Currency
+	reversal.RRN = forwarded.RRN
+	reversal.Set(FieldProcessingCode, FieldAmount, FieldSTAN, FieldRRN, FieldCurrency)
 	reversal.SetTransmissionTime(at.Add(50 * time.Second))
+	mustSet(tb, &reversal, FieldAcquirer, "10001")
+	mustSet(tb, &reversal, FieldReceiver, "10002")
 	if err := reversal.SetOriginal(OriginalOf(&forwarded)); err != nil {
 		tb.Fatal(err)
 	}
@@ -110,6 +125,7 @@ func samples(tb testing.TB) []sample {
 		{"0810", "0810 sign-on approved (switch to participant)", signOnResponse, false},
 		{"0200", "0200 push payment of 125.00 KES to an alias (payer bank to the switch)", payment, true},
 		{"0210", "0210 approved (switch to payer bank)", paymentResponse, true},
+		{"0200-forwarded", "0200 a second payment, 30.00 KES to account 7766554433, as forwarded (switch to payee bank 10002)", forwarded, true},
 		{"0420", "0420 reversal advice of a timed-out payment (switch to payee bank)", reversal, true},
 		{"0430", "0430 reversal acknowledged (payee bank to the switch)", reversalResponse, true},
 	}
