@@ -417,7 +417,7 @@ func (f *Flow) waitForOutcome(p *payment, r Replier, req *iso8583.Message) bool 
 	if len(p.reversals) >= alsoMax {
 		return false
 	}
-	p.reversals = append(p.reversals, waitingReversal{r: r, req: req})
+	p.reversals = append(p.reversals, waiter{r: r, req: req})
 	return true
 }
 

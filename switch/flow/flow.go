@@ -127,8 +127,8 @@ type payment struct {
 	req     *iso8583.Message // as the requester sent it; the flow's own copy
 	replier Replier
 	// also are resends of the same request that wait for the same answer
-	// (at most alsoMax).
-	also  []Replier
+	// (at most alsoMax), each answered with its own fields 7 and 11.
+	also  []waiter
 	push  bool
 	start time.Time
 	// target (who was asked: the payee, or the payer's bank of a pull),
@@ -143,12 +143,13 @@ type payment struct {
 	// reversals are payer 0420s for this payment that wait for its
 	// outcome (at most alsoMax), under Flow.mu: each is answered from
 	// the ledger once the payment is answered.
-	reversals []waitingReversal
+	reversals []waiter
 	done      atomic.Bool // set by whoever finishes it: the answer, the deadline, a reversal
 }
 
-// waitingReversal is a payer's 0420 waiting for its payment's outcome.
-type waitingReversal struct {
+// waiter is a request waiting for a payment's outcome: a resend of its
+// 0200, or a payer's 0420.
+type waiter struct {
 	r   Replier
 	req *iso8583.Message
 }
@@ -331,8 +332,8 @@ func (f *Flow) answer(p *payment, code iso8583.ResponseCode, approval *[6]byte) 
 	also, reversals := p.also, p.reversals
 	p.also, p.reversals = nil, nil
 	f.mu.Unlock()
-	for _, r := range also {
-		f.reply(r, p.req, code, approval)
+	for _, w := range also {
+		f.reply(w.r, w.req, code, approval)
 	}
 	if len(reversals) > 0 {
 		// The payment is final in the ledger by now (every path finishes
@@ -383,7 +384,7 @@ func (f *Flow) pay(r Replier, req *iso8583.Message) (owned bool) {
 	f.mu.Lock()
 	if cur, ok := f.inflight[key]; ok {
 		if cur.hash == p.hash && len(cur.also) < alsoMax {
-			cur.also = append(cur.also, r)
+			cur.also = append(cur.also, waiter{r: r, req: req})
 			f.mu.Unlock()
 			f.m.resends.Inc()
 			return false

@@ -629,3 +629,36 @@ func answerTo(t *testing.T, adv *iso8583.Message) *iso8583.Message {
 	resp.Set(iso8583.FieldResponseCode)
 	return &resp
 }
+
+// TestJoinedResendAnsweredAsItself: a resend (new STAN and time) that
+// joins its payment in progress gets the payment's answer with its own
+// fields 11 and 7, which is how its sender matches it.
+func TestJoinedResendAnsweredAsItself(t *testing.T) {
+	fx := newFixture(t, 5*time.Second)
+	req := fx.payment(beta, "0020000009", 300)
+	fx.flow.Request(fx.payer, req)
+	fwd := fx.forwarded(beta)
+	resend := *req
+	resend.STAN = req.STAN + 500
+	resend.SetTransmissionTime(time.Now().Add(time.Second))
+	fx.flow.Request(fx.payer, &resend)
+	waitFor(t, "the resend to join the payment", func() bool {
+		fx.flow.mu.Lock()
+		defer fx.flow.mu.Unlock()
+		p := fx.flow.inflight[mustKey(t, req)]
+		return p != nil && len(p.also) == 1
+	})
+	fx.answer(beta, fwd, iso8583.ResponseApproved)
+	got := map[uint32]*iso8583.Message{}
+	for range 2 {
+		m := fx.reply()
+		wantCode(t, m, iso8583.ResponseApproved)
+		got[m.STAN] = m
+	}
+	for _, sent := range []*iso8583.Message{req, &resend} {
+		m := got[sent.STAN]
+		if m == nil || m.TransmissionTime != sent.TransmissionTime {
+			t.Fatalf("no answer with STAN %d and time %s: got %v", sent.STAN, sent.TransmissionTime, got)
+		}
+	}
+}
