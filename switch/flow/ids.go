@@ -85,7 +85,8 @@ func keyOf(id ledger.ID) (iso8583.PaymentKey, bool) {
 // fields that say who pays whom what. A resend must match it; a message
 // with the same key and another hash is a conflicting duplicate (94).
 // Transmission time, STAN, local time and date and the MAC change from one
-// send to the next and do not count.
+// send to the next and do not count. Participant numbers (32, 100) count
+// by value, as everywhere else: 010001 is 10001.
 func contentHash(m *iso8583.Message) ledger.ID {
 	h := sha256.New()
 	var num [8]byte
@@ -107,6 +108,10 @@ func contentHash(m *iso8583.Message) ledger.ID {
 			b = m.RRN[:]
 		case iso8583.FieldTerminal:
 			b = m.Terminal[:]
+		case iso8583.FieldAcquirer, iso8583.FieldReceiver:
+			v, _ := m.Participant(f)
+			binary.BigEndian.PutUint64(num[:], v)
+			b = num[:]
 		default:
 			b = m.Bytes(f)
 		}
