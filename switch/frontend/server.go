@@ -270,10 +270,18 @@ func (srv *Server) register(s *Session, a *auth) error {
 		p = &peer{}
 		srv.peers[a.participant] = p
 	}
+	if s.registered {
+		// Two sign-ons of one session, run by two workers at once, both
+		// found it not signed on: the second is a repeat of the first, or
+		// a sign-on as another participant.
+		if s.Participant() == a.participant {
+			return errSignedOnAlready
+		}
+		return errSignedOnOther
+	}
 	if len(p.sessions) >= sessionsPerParticipantMax {
 		return errSessionsMax
 	}
-	invariant.Always(!s.registered, "frontend: session %d registered twice", s.id)
 	s.auth.Store(a)
 	p.sessions = append(p.sessions[:len(p.sessions):len(p.sessions)], s)
 	s.registered = true
@@ -281,9 +289,14 @@ func (srv *Server) register(s *Session, a *auth) error {
 	return nil
 }
 
-// errSessionsMax: a participant already has sessionsPerParticipantMax
-// signed-on sessions.
-var errSessionsMax = errors.New("frontend: participant has too many sessions")
+// Why register refuses a session: its participant already has
+// sessionsPerParticipantMax signed-on sessions; it signed on meanwhile as
+// the same participant; it signed on meanwhile as another.
+var (
+	errSessionsMax     = errors.New("frontend: participant has too many sessions")
+	errSignedOnAlready = errors.New("frontend: session signed on already")
+	errSignedOnOther   = errors.New("frontend: session signed on as another participant")
+)
 
 // unregister takes s out of its participant's sessions, if it is there.
 func (srv *Server) unregister(s *Session) {

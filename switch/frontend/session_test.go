@@ -363,3 +363,35 @@ func TestSessionsPerParticipantMax(t *testing.T) {
 		t.Errorf("Sessions = %d, want %d", got, sessionsPerParticipantMax)
 	}
 }
+
+// Two sign-ons in one write may run on two workers at once, each finding
+// the session not yet signed on: both are answered 00, and the session
+// counts once. (The second once tripped an internal assertion and got 96,
+// about one session in forty.)
+func TestSignOnTwiceAtOnce(t *testing.T) {
+	srv, _ := startServer(t, nil)
+	for i := range 300 {
+		c := dial(t, srv, bankA)
+		first, second := c.network(iso8583.NetworkSignOn), c.network(iso8583.NetworkSignOn)
+		var both []byte
+		for _, m := range []*iso8583.Message{first, second} {
+			frame, err := iso8583.PackFrame(nil, m, c.mac)
+			if err != nil {
+				t.Fatal(err)
+			}
+			both = append(both, frame...)
+		}
+		c.write(both)
+		for range 2 {
+			m := c.recv(false)
+			if m.MTI != iso8583.MTINetworkResponse || m.ResponseCode != iso8583.ResponseApproved {
+				t.Fatalf("session %d: %v STAN %d 39=%v, want 0810 00", i, m.MTI, m.STAN, m.ResponseCode)
+			}
+		}
+		if got := srv.Sessions(bankA); got != 1 {
+			t.Fatalf("session %d: bank A has %d sessions, want 1", i, got)
+		}
+		_ = c.conn.Close()
+		eventually(t, "the session to close", func() bool { return srv.Sessions(bankA) == 0 })
+	}
+}

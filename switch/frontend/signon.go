@@ -64,11 +64,16 @@ func (srv *Server) admit(s *Session, a *auth, raw []byte, active bool) (iso8583.
 		return iso8583.ResponseUnavailable, reasonNotLeader, false
 	}
 	if err := srv.register(s, a); err != nil {
-		// A session closed meanwhile gets no answer anyway; it is counted
-		// with the usual cause of such a race, CloseSessions on a
-		// leadership loss.
-		if errors.Is(err, ErrSessionClosed) {
+		switch {
+		case errors.Is(err, ErrSessionClosed):
+			// A session closed meanwhile gets no answer anyway; it is
+			// counted with the usual cause of such a race, CloseSessions
+			// on a leadership loss.
 			return iso8583.ResponseUnavailable, reasonNotLeader, false
+		case errors.Is(err, errSignedOnAlready):
+			return 0, 0, true // as a sign-on that finds the session signed on
+		case errors.Is(err, errSignedOnOther):
+			return iso8583.ResponseSecurityViolation, reasonWrongParticipant, false
 		}
 		return iso8583.ResponseUnavailable, reasonSessionsMax, false
 	}
