@@ -89,6 +89,8 @@ func TestLimits(t *testing.T) {
 		{"the leader is polled every 100 ms", housekeepingInterval == 100*time.Millisecond},
 		{"a frame is a header and at most FrameSizeMax bytes", frameBytesMax == 2+iso8583.FrameSizeMax},
 		{"a participant's sessions fit in the connections", sessionsPerParticipantMax <= connectionsMax},
+		{"a bank may re-dial all its sessions at once", sessionsPerParticipantMax <= unsignedPerHostMax},
+		{"the unsigned connections are a part of all", unsignedPerHostMax <= unsignedMax && unsignedMax < connectionsMax},
 	}
 	for _, c := range checks {
 		if !c.ok {

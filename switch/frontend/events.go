@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime/debug"
 
 	"github.com/panjf2000/gnet/v2"
@@ -43,18 +44,31 @@ func (e *eventHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if srv.stopping.Load() {
 		return nil, gnet.Close
 	}
-	s := &Session{srv: srv, conn: c, loop: c.EventLoop(), id: srv.ids.Add(1), remote: c.RemoteAddr().String()}
+	s := &Session{srv: srv, conn: c, loop: c.EventLoop(), id: srv.ids.Add(1), remote: c.RemoteAddr().String(), host: hostOf(c.RemoteAddr())}
 	s.flushTask = gnet.RunnableFunc(s.flush)
 	s.opened = srv.clock.Load()
 	s.lastRead.Store(s.opened)
-	if !srv.addSession(s) {
-		srv.metrics.rejects[reasonConnectionsMax].Inc()
-		srv.log.Warn("frontend refused a connection: too many", "remote", s.remote, "max", connectionsMax)
+	if why, ok := srv.addSession(s); !ok {
+		srv.metrics.rejects[why].Inc()
+		srv.log.Warn("frontend refused a connection: too many", "remote", s.remote, "reason", why.String(),
+			"connections_max", connectionsMax, "unsigned_max", unsignedMax, "unsigned_per_host_max", unsignedPerHostMax)
 		return nil, gnet.Close
 	}
 	c.SetContext(s)
 	srv.log.Debug("frontend session opened", "session", s.id, "remote", s.remote)
 	return nil, gnet.None
+}
+
+// hostOf is the IP address of a remote TCP address, which is what
+// unsignedPerHostMax counts by; any other address counts as itself.
+func hostOf(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.IP.String()
+	}
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }
 
 // OnClose forgets the session.

@@ -69,6 +69,16 @@ const (
 	// one more is closed as soon as it is accepted.
 	connectionsMax = 10000
 
+	// unsignedMax bounds the connections not signed on yet, and
+	// unsignedPerHostMax those of them from one remote IP address; one
+	// more is closed as soon as it is accepted. Without them one client
+	// that kept connectionsMax connections open without signing on kept
+	// every bank from signing on again, as each must after a leader
+	// change. A bank re-dialling all its sessions at once needs at most
+	// sessionsPerParticipantMax of them.
+	unsignedMax        = 2048
+	unsignedPerHostMax = 2 * sessionsPerParticipantMax
+
 	// sessionsPerParticipantMax bounds the signed-on sessions of one
 	// participant; one more sign-on is answered 91.
 	sessionsPerParticipantMax = 64

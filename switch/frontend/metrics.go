@@ -27,6 +27,8 @@ const (
 	reasonNotLeader                        // sign-on on a follower: 91
 	reasonSessionsMax                      // too many sessions of one participant: 91
 	reasonConnectionsMax                   // too many connections: closed at once
+	reasonUnsignedMax                      // too many connections not signed on: closed at once
+	reasonUnsignedPerHost                  // too many of them from one host: closed at once
 	reasonBadKey                           // the directory's key is unusable: 96
 	reasonPanic                            // a handler or the codec panicked: 96 or closed
 	reasonQueueBytes                       // over SessionQueueBytesMax: closed
@@ -49,6 +51,8 @@ var reasonNames = [reasonCount]string{
 	reasonNotLeader:          "not_leader",
 	reasonSessionsMax:        "sessions_max",
 	reasonConnectionsMax:     "connections_max",
+	reasonUnsignedMax:        "unsigned_max",
+	reasonUnsignedPerHost:    "unsigned_per_host",
 	reasonBadKey:             "bad_key",
 	reasonPanic:              "panic",
 	reasonQueueBytes:         "queue_bytes",

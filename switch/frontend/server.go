@@ -52,6 +52,10 @@ type Server struct {
 	mu    sync.RWMutex
 	all   map[*Session]struct{}
 	peers map[uint64]*peer
+	// unsigned counts the open connections not signed on yet, in all and
+	// by remote host (addSession).
+	unsigned       int
+	unsignedByHost map[string]int
 }
 
 // peer is the signed-on sessions of one participant. sessions is replaced,
@@ -74,15 +78,16 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	srv := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		metrics: m,
-		work:    make(chan *job, cfg.QueueMax),
-		answers: make(chan *job, answersQueueFactor*cfg.QueueMax),
-		quit:    make(chan struct{}),
-		runDone: make(chan struct{}),
-		all:     make(map[*Session]struct{}),
-		peers:   make(map[uint64]*peer),
+		cfg:            cfg,
+		log:            cfg.Logger,
+		metrics:        m,
+		work:           make(chan *job, cfg.QueueMax),
+		answers:        make(chan *job, answersQueueFactor*cfg.QueueMax),
+		quit:           make(chan struct{}),
+		runDone:        make(chan struct{}),
+		all:            make(map[*Session]struct{}),
+		unsignedByHost: make(map[string]int),
+		peers:          make(map[uint64]*peer),
 	}
 	srv.clock.Store(time.Now().UnixNano())
 	booted := make(chan struct{})
@@ -233,17 +238,45 @@ func (srv *Server) snapshot(dst []*Session) []*Session {
 	return dst
 }
 
-// addSession records a new connection, or refuses it beyond
-// connectionsMax.
-func (srv *Server) addSession(s *Session) bool {
+// addSession records a new connection, not signed on yet. It refuses it
+// (and says why) beyond connectionsMax connections, beyond unsignedMax
+// connections not signed on, and beyond unsignedPerHostMax of those from
+// the connection's remote host. A client that opens connections and never
+// signs on, or one that reopens each as soon as the sign-on timeout closes
+// it, thus takes at most unsignedPerHostMax of the slots a bank needs to
+// sign on again, instead of all of them.
+func (srv *Server) addSession(s *Session) (reason, bool) {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	if len(srv.all) >= connectionsMax {
-		return false
+	switch {
+	case len(srv.all) >= connectionsMax:
+		return reasonConnectionsMax, false
+	case srv.unsigned >= unsignedMax:
+		return reasonUnsignedMax, false
+	case srv.unsignedByHost[s.host] >= unsignedPerHostMax:
+		return reasonUnsignedPerHost, false
 	}
 	srv.all[s] = struct{}{}
+	s.unsigned = true
+	srv.unsigned++
+	srv.unsignedByHost[s.host]++
 	srv.metrics.connected.Inc()
-	return true
+	return 0, true
+}
+
+// leaveUnsigned takes s out of the connections not signed on. Called with
+// srv.mu held.
+func (srv *Server) leaveUnsigned(s *Session) {
+	if !s.unsigned {
+		return
+	}
+	s.unsigned = false
+	srv.unsigned--
+	if n := srv.unsignedByHost[s.host] - 1; n > 0 {
+		srv.unsignedByHost[s.host] = n
+	} else {
+		delete(srv.unsignedByHost, s.host)
+	}
 }
 
 // removeSession forgets a closed connection.
@@ -252,6 +285,7 @@ func (srv *Server) removeSession(s *Session) {
 	defer srv.mu.Unlock()
 	if _, ok := srv.all[s]; ok {
 		delete(srv.all, s)
+		srv.leaveUnsigned(s)
 		srv.metrics.connected.Dec()
 	}
 }
@@ -285,6 +319,7 @@ func (srv *Server) register(s *Session, a *auth) error {
 	s.auth.Store(a)
 	p.sessions = append(p.sessions[:len(p.sessions):len(p.sessions)], s)
 	s.registered = true
+	srv.leaveUnsigned(s)
 	srv.metrics.signedOn.Inc()
 	return nil
 }

@@ -21,6 +21,10 @@ type Session struct {
 	conn   gnet.Conn
 	id     uint64 // a number of the server's, for logs
 	remote string // the peer's address, for logs
+	host   string // the peer's IP address, for unsignedPerHostMax
+	// unsigned is set while the session counts among the connections not
+	// signed on (Server.addSession); guarded by Server.mu.
+	unsigned bool
 
 	// auth is set by the sign-on (and taken back when the leadership is
 	// lost during it); nil before. A session keeps it after sign-off, but

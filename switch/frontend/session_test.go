@@ -2,10 +2,12 @@ package frontend
 
 import (
 	"encoding/binary"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/payswitch/payswitch/switch/iso8583"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // One row per answer a sign-on can get (docs/iso8583.md 5 and 6).
@@ -393,5 +395,53 @@ func TestSignOnTwiceAtOnce(t *testing.T) {
 		}
 		_ = c.conn.Close()
 		eventually(t, "the session to close", func() bool { return srv.Sessions(bankA) == 0 })
+	}
+}
+
+// dialFrom is dial from local address ip.
+func dialFrom(t *testing.T, srv *Server, ip string, participant uint64) *client {
+	t.Helper()
+	d := net.Dialer{Timeout: ioTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	conn, err := d.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatalf("dial from %s: %v", ip, err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	c := &client{t: t, conn: conn, frames: iso8583.NewFrameReader(conn), participant: participant}
+	c.useKey(keyOf(participant))
+	return c
+}
+
+// Connections that never sign on take at most unsignedPerHostMax slots of
+// their host: one more from it is closed at once, while a bank from
+// another address signs on; a connection that signs on leaves room for
+// another.
+func TestUnsignedConnectionsPerHost(t *testing.T) {
+	srv, _ := startServer(t, nil)
+	idle := make([]*client, unsignedPerHostMax)
+	for i := range idle {
+		idle[i] = dialFrom(t, srv, "127.0.0.1", bankA)
+	}
+	eventually(t, "the idle connections to be open", func() bool {
+		srv.mu.RLock()
+		defer srv.mu.RUnlock()
+		return srv.unsignedByHost["127.0.0.1"] == unsignedPerHostMax
+	})
+	dialFrom(t, srv, "127.0.0.1", bankA).expectClosed()
+	if got := testutil.ToFloat64(srv.metrics.rejects[reasonUnsignedPerHost]); got != 1 {
+		t.Fatalf("%v connections refused as too many from one host, want 1", got)
+	}
+
+	bank := dialFrom(t, srv, "127.0.0.2", bankB)
+	bank.signOn(iso8583.ResponseApproved)
+
+	idle[0].signOn(iso8583.ResponseApproved) // no longer unsigned: room for one more
+	next := dialFrom(t, srv, "127.0.0.1", bankA)
+	next.signOn(iso8583.ResponseApproved)
+	srv.mu.RLock()
+	unsigned, byHost := srv.unsigned, srv.unsignedByHost["127.0.0.1"]
+	srv.mu.RUnlock()
+	if unsigned != unsignedPerHostMax-1 || byHost != unsignedPerHostMax-1 {
+		t.Fatalf("unsigned %d, from 127.0.0.1 %d; want %d each", unsigned, byHost, unsignedPerHostMax-1)
 	}
 }
