@@ -55,6 +55,8 @@ type testHandler struct {
 
 	entered chan struct{}
 	gate    chan struct{}
+	// answerGate, when set, makes Response wait for it (at most ioTimeout).
+	answerGate chan struct{}
 	// panicSTAN makes Request panic for the message with this STAN.
 	panicSTAN uint32
 }
@@ -81,6 +83,12 @@ func (h *testHandler) Request(s *Session, m *iso8583.Message) {
 }
 
 func (h *testHandler) Response(_ *Session, m *iso8583.Message) {
+	if h.answerGate != nil {
+		select {
+		case <-h.answerGate:
+		case <-time.After(ioTimeout):
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.responses = append(h.responses, *m)

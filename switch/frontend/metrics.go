@@ -29,6 +29,7 @@ const (
 	reasonConnectionsMax                   // too many connections: closed at once
 	reasonUnsignedMax                      // too many connections not signed on: closed at once
 	reasonUnsignedPerHost                  // too many of them from one host: closed at once
+	reasonAnswersMax                       // too many responses of one participant waiting: dropped
 	reasonBadKey                           // the directory's key is unusable: 96
 	reasonPanic                            // a handler or the codec panicked: 96 or closed
 	reasonQueueBytes                       // over SessionQueueBytesMax: closed
@@ -53,6 +54,7 @@ var reasonNames = [reasonCount]string{
 	reasonConnectionsMax:     "connections_max",
 	reasonUnsignedMax:        "unsigned_max",
 	reasonUnsignedPerHost:    "unsigned_per_host",
+	reasonAnswersMax:         "answers_max",
 	reasonBadKey:             "bad_key",
 	reasonPanic:              "panic",
 	reasonQueueBytes:         "queue_bytes",

@@ -64,6 +64,9 @@ type Server struct {
 type peer struct {
 	sessions []*Session
 	next     atomic.Uint32 // Send's round-robin cursor
+	// answers counts the participant's responses waiting in the answers
+	// queue (Server.admitAnswer).
+	answers atomic.Int64
 }
 
 // Start validates cfg, starts the gnet engine on cfg.Addr, the workers
@@ -317,6 +320,7 @@ func (srv *Server) register(s *Session, a *auth) error {
 		return errSessionsMax
 	}
 	s.auth.Store(a)
+	s.peer.Store(p)
 	p.sessions = append(p.sessions[:len(p.sessions):len(p.sessions)], s)
 	s.registered = true
 	srv.leaveUnsigned(s)
@@ -341,6 +345,7 @@ func (srv *Server) unregister(s *Session) {
 		return
 	}
 	s.registered = false
+	s.peer.Store(nil)
 	participant := s.Participant()
 	p := srv.peers[participant]
 	invariant.Always(p != nil, "frontend: session %d registered without its participant %d", s.id, participant)

@@ -30,6 +30,9 @@ type Session struct {
 	// lost during it); nil before. A session keeps it after sign-off, but
 	// is then closing and reads nothing more.
 	auth atomic.Pointer[auth]
+	// peer is the participant's entry in the registry while the session
+	// is registered; nil before and after.
+	peer atomic.Pointer[peer]
 	// closing is set once the session must read, run and write nothing
 	// more; why says why (the first cause wins).
 	closing atomic.Bool

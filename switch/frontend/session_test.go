@@ -445,3 +445,57 @@ func TestUnsignedConnectionsPerHost(t *testing.T) {
 		t.Fatalf("unsigned %d, from 127.0.0.1 %d; want %d each", unsigned, byHost, unsignedPerHostMax-1)
 	}
 }
+
+// One participant's responses take at most a quarter of the answers
+// queue: a bank sending 0210s nobody asked for cannot crowd out another
+// bank's answers. Responses of a session not signed on, and 0810s, never
+// reach the queue.
+func TestAnswersQueueShared(t *testing.T) {
+	h := &testHandler{answerGate: make(chan struct{})}
+	srv, _ := startServer(t, func(c *Config) { c.Handler, c.Workers, c.QueueMax = h, 1, 8 })
+	perParticipant := srv.answersPerParticipantMax()
+	a, b := dial(t, srv, bankA), dial(t, srv, bankB)
+	a.signOn(iso8583.ResponseApproved)
+	b.signOn(iso8583.ResponseApproved)
+	answer := func(c *client) *iso8583.Message {
+		m := c.payment()
+		approve(m)
+		c.send(m)
+		return m
+	}
+	answer(b) // holds the only worker at the gate
+	eventually(t, "the worker to hold bank B's first answer", func() bool { return len(srv.answers) == 0 })
+
+	const flood = 100
+	for range flood {
+		answer(a)
+	}
+	var echoAnswer iso8583.Message // an 0810 the switch never asked for
+	if err := echoAnswer.ResponseTo(a.network(iso8583.NetworkEcho)); err != nil {
+		t.Fatal(err)
+	}
+	echoAnswer.ResponseCode = iso8583.ResponseApproved
+	echoAnswer.Set(iso8583.FieldResponseCode)
+	a.send(&echoAnswer)
+	stranger := dial(t, srv, bankA)
+	answer(stranger)
+	eventually(t, "bank A's answers beyond its share to be dropped", func() bool {
+		return testutil.ToFloat64(srv.metrics.rejects[reasonAnswersMax]) == float64(flood-perParticipant)
+	})
+	eventually(t, "the stranger's answer to be dropped", func() bool {
+		return testutil.ToFloat64(srv.metrics.rejects[reasonNotSignedOn]) == 1
+	})
+	second := answer(b)
+	eventually(t, "bank B's second answer to be queued", func() bool { return len(srv.answers) == perParticipant+1 })
+	close(h.answerGate)
+	eventually(t, "every queued answer to run", func() bool { _, n, _ := h.counts(); return n == perParticipant+2 })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	last := h.responses[len(h.responses)-1]
+	if last.STAN != second.STAN || last.MTI != iso8583.MTIFinancialResponse {
+		t.Fatalf("the last answer run is %v STAN %d, want bank B's 0210 STAN %d", last.MTI, last.STAN, second.STAN)
+	}
+	if testutil.ToFloat64(srv.metrics.queueFull) != 0 {
+		t.Fatal("the answers queue filled up")
+	}
+}

@@ -15,8 +15,11 @@ import (
 // with the response MTI and STAN to answer 30 with. Pooled.
 type job struct {
 	session *Session
-	msg     iso8583.Message
-	raw     []byte // the frame as received
+	// peer, when set, is the participant whose count of queued answers
+	// this job holds (Server.admitAnswer); releaseJob gives it back.
+	peer *peer
+	msg  iso8583.Message
+	raw  []byte // the frame as received
 	// A malformed request: the MTI of its answer and its STAN, and the
 	// decoder's error for the log.
 	malformed bool
@@ -31,7 +34,10 @@ var errNoSTAN = errors.New("frontend: message without a STAN")
 var jobs = sync.Pool{New: func() any { return new(job) }}
 
 func releaseJob(j *job) {
-	j.session, j.malformed, j.err = nil, false, nil
+	if j.peer != nil {
+		j.peer.answers.Add(-1)
+	}
+	j.session, j.peer, j.malformed, j.err = nil, nil, false, nil
 	jobs.Put(j)
 }
 
@@ -70,6 +76,10 @@ func (srv *Server) receive(s *Session, frame []byte) bool {
 	}
 	queue := srv.work
 	if !j.malformed && !j.msg.MTI.IsRequest() {
+		if !srv.admitAnswer(s, j) {
+			releaseJob(j)
+			return true
+		}
 		queue = srv.answers
 	}
 	select {
@@ -79,6 +89,37 @@ func (srv *Server) receive(s *Session, frame []byte) bool {
 	}
 	return true
 }
+
+// admitAnswer decides, on the event loop, whether a response goes to the
+// workers. The answers queue is shared by every participant and taken
+// before requests, so one participant sending responses nobody asked for
+// could otherwise fill it, and the payees' 0210s dropped behind them would
+// time their payments out. So: a session that has not signed on was asked
+// nothing, and its responses are dropped here; an 0810 (the answer to the
+// switch's echo) has done its work once read, since any bytes keep a
+// session from idling; and a participant may have at most
+// answersPerParticipantMax responses waiting, beyond which its responses
+// are dropped (counted) and only its own payments suffer.
+func (srv *Server) admitAnswer(s *Session, j *job) bool {
+	p := s.peer.Load()
+	switch {
+	case p == nil:
+		srv.metrics.rejects[reasonNotSignedOn].Inc()
+		return false
+	case j.msg.MTI == iso8583.MTINetworkResponse:
+		return false
+	case p.answers.Add(1) > int64(srv.answersPerParticipantMax()):
+		p.answers.Add(-1)
+		srv.metrics.rejects[reasonAnswersMax].Inc()
+		return false
+	}
+	j.peer = p
+	return true
+}
+
+// answersPerParticipantMax is a quarter of the answers queue: a
+// participant flooding it leaves the other three quarters to the rest.
+func (srv *Server) answersPerParticipantMax() int { return max(cap(srv.answers)/4, 1) }
 
 // queueFull answers a message that found the worker queue full, at once
 // on the event loop: a request gets 91 (30 when malformed), a response is
@@ -194,10 +235,8 @@ func (srv *Server) process(j *job) {
 		start := time.Now()
 		srv.cfg.Handler.Response(s, m)
 		srv.metrics.handler[callResponse].Observe(time.Since(start).Seconds())
-	case iso8583.MTINetworkResponse:
-		// The answer to one of the switch's echoes: receiving it is all
-		// that matters (the session is not idle).
 	}
+	// An 0810 never gets here: admitAnswer drops it once read.
 }
 
 // network handles an 0800: sign-on on any session; echo and sign-off on a
