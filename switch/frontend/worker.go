@@ -117,9 +117,11 @@ func (srv *Server) admitAnswer(s *Session, j *job) bool {
 	return true
 }
 
-// answersPerParticipantMax is a quarter of the answers queue: a
-// participant flooding it leaves the other three quarters to the rest.
-func (srv *Server) answersPerParticipantMax() int { return max(cap(srv.answers)/4, 1) }
+// answersPerParticipantMax is half the answers queue: a participant
+// flooding it leaves the other half to the rest, and one that carries
+// most of the traffic (a big bank's answers pile up behind a stall of
+// the ledger) still has room for more than half a second of it.
+func (srv *Server) answersPerParticipantMax() int { return max(cap(srv.answers)/2, 1) }
 
 // queueFull answers a message that found the worker queue full, at once
 // on the event loop: a request gets 91 (30 when malformed), a response is
