@@ -52,7 +52,51 @@ func startNodes(t *testing.T, n int) ([]*replica.Node, *replica.Node, *routing.T
 // each node (it waits for the node's Run to return).
 func startStoppableNodes(t *testing.T, n int) ([]*replica.Node, *replica.Node, *routing.Tokenizer, []func()) {
 	t.Helper()
+	tns, leader, tk := startTestNodes(t, n)
+	var nodes []*replica.Node
 	var stops []func()
+	for _, tn := range tns {
+		nodes = append(nodes, tn.node)
+		stops = append(stops, tn.stop)
+	}
+	return nodes, leader, tk, stops
+}
+
+// testNode is one in-process replica that keeps its Config, so that it
+// can be stopped and opened again on the same directory and Raft address.
+type testNode struct {
+	t    *testing.T
+	cfg  replica.Config
+	node *replica.Node // the node of the latest start
+	stop func()        // stops it and waits for its Run to return
+}
+
+// start opens the node's directory and runs the node until stop or the
+// end of the test.
+func (tn *testNode) start() {
+	tn.t.Helper()
+	node, err := replica.Open(tn.cfg)
+	if err != nil {
+		tn.t.Fatalf("%s: open: %v", tn.cfg.NodeID, err)
+	}
+	// A port picked by the system (a one-node cluster) is kept, so that
+	// a reopened node listens where its Raft configuration says it does.
+	if _, port, err := net.SplitHostPort(tn.cfg.RaftAddr); err == nil && port == "0" {
+		tn.cfg.RaftAddr = node.RaftAddr()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- node.Run(ctx) }()
+	var once sync.Once
+	tn.stop = func() { once.Do(func() { cancel(); <-done }) }
+	tn.t.Cleanup(tn.stop)
+	tn.node = node
+}
+
+// startTestNodes is startStoppableNodes with the nodes' handles, for tests
+// that start a node again.
+func startTestNodes(t *testing.T, n int) ([]*testNode, *replica.Node, *routing.Tokenizer) {
+	t.Helper()
 	var peers []replica.Peer
 	var lns []net.Listener
 	for i := range n {
@@ -69,30 +113,21 @@ func startStoppableNodes(t *testing.T, n int) ([]*replica.Node, *replica.Node, *
 	if n == 1 {
 		peers[0].RaftAddr = "127.0.0.1:0"
 	}
-	var nodes []*replica.Node
+	var tns []*testNode
 	for i := range n {
 		cfg := replica.Config{NodeID: peers[i].ID, Dir: filepath.Join(t.TempDir(), peers[i].ID), RaftAddr: peers[i].RaftAddr, Logger: quiet}
 		if n > 1 {
 			cfg.Peers = peers
 		}
-		node, err := replica.Open(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- node.Run(ctx) }()
-		var once sync.Once
-		stop := func() { once.Do(func() { cancel(); <-done }) }
-		t.Cleanup(stop)
-		stops = append(stops, stop)
-		nodes = append(nodes, node)
+		tn := &testNode{t: t, cfg: cfg}
+		tn.start()
+		tns = append(tns, tn)
 	}
 	var leader *replica.Node
 	waitUntil(t, 20*time.Second, "a leader", func() bool {
-		for _, node := range nodes {
-			if node.IsLeader() {
-				leader = node
+		for _, tn := range tns {
+			if tn.node.IsLeader() {
+				leader = tn.node
 				return true
 			}
 		}
@@ -114,12 +149,20 @@ func startStoppableNodes(t *testing.T, n int) ([]*replica.Node, *replica.Node, *
 	if _, err := plan.Apply(context.Background(), leader); err != nil {
 		t.Fatal(err)
 	}
-	return nodes, leader, tk, stops
+	return tns, leader, tk
 }
 
 func startEngine(t *testing.T, node *replica.Node, tk *routing.Tokenizer, timeout time.Duration) *Engine {
 	t.Helper()
-	e, err := Start(Config{Node: node, Tokenizer: tk, Addr: "127.0.0.1:0", DefaultTimeout: timeout, Logger: quiet})
+	return startEngineWith(t, Config{Node: node, Tokenizer: tk, DefaultTimeout: timeout})
+}
+
+// startEngineWith starts an engine with cfg on a loopback port, quiet, and
+// stops it at the end of the test.
+func startEngineWith(t *testing.T, cfg Config) *Engine {
+	t.Helper()
+	cfg.Addr, cfg.Logger = "127.0.0.1:0", quiet
+	e, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
