@@ -13,7 +13,8 @@ import (
 
 // Store-and-forward of reversal advices (DESIGN.md section 5, step 5):
 // an advice owed to a payee lives in the replicated outbox, so it reaches
-// the payee after the node that recorded it restarts.
+// the payee after the node that recorded it restarts, and after another
+// node takes over from it.
 
 // oweAdvice has a silent payee time a payment out on e, which runs on
 // node: the payer gets 68 and node's outbox holds the payee's advice. The
@@ -94,4 +95,48 @@ func TestAdviceSurvivesRestart(t *testing.T) {
 	e2 := startEngine(t, tn.node, tk, 700*time.Millisecond)
 	back := dial(t, e2, beta, betaKey, nil)
 	adviceDelivered(t, tn.node, back, rrn)
+}
+
+// TestAdviceOfOldLeaderDeliveredByNew: the leader owes a payee an advice
+// (recorded by the leader's own flow at the payment's deadline, unlike
+// TestAdviceSurvivesLeaderChange, where the new leader's recovery records
+// it) and then stops. The advice is in the new leader's outbox before
+// the new leader runs a flow, and the new leader delivers it when the
+// payee signs on there.
+func TestAdviceOfOldLeaderDeliveredByNew(t *testing.T) {
+	tns, leader, tk := startTestNodes(t, 3)
+	e := startEngine(t, leader, tk, 1500*time.Millisecond)
+	a := dial(t, e, alpha, alphaKey, nil)
+	rrn := oweAdvice(t, e, leader, a)
+
+	_ = a.Close()
+	stopEngine(t, e)
+	var next *replica.Node
+	for _, tn := range tns {
+		if tn.node == leader {
+			tn.stop()
+		}
+	}
+	waitUntil(t, 20*time.Second, "a new leader", func() bool {
+		for _, tn := range tns {
+			if tn.node != leader && tn.node.IsLeader() {
+				next = tn.node
+				return true
+			}
+		}
+		return false
+	})
+	// Before any flow runs on the new leader: the advice came with the
+	// replicated state, and the payment is void, so no recovery will owe
+	// it again.
+	if n := next.Routing().OutboxLen(); n != 1 {
+		t.Fatalf("the new leader's outbox holds %d advices, want the one the old leader recorded", n)
+	}
+	if tr, ok := transferOf(t, next, alpha, rrn); !ok || tr.Status != ledger.StatusVoided {
+		t.Fatalf("on the new leader the timed-out payment is %+v", tr)
+	}
+
+	e2 := startEngine(t, next, tk, 1500*time.Millisecond)
+	back := dial(t, e2, beta, betaKey, nil)
+	adviceDelivered(t, next, back, rrn)
 }
