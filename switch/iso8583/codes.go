@@ -9,7 +9,7 @@ type MTI uint16
 const (
 	MTIFinancialRequest       MTI = 200 // 0200: a payment (push or pull)
 	MTIFinancialResponse      MTI = 210 // 0210: its outcome
-	MTIReversalAdvice         MTI = 420 // 0420: undo a payment that timed out
+	MTIReversalAdvice         MTI = 420 // 0420: undo a payment (the switch's after a timeout, or a bank's own)
 	MTIReversalAdviceResponse MTI = 430 // 0430: the reversal is acknowledged
 	MTINetworkRequest         MTI = 800 // 0800: sign-on, sign-off, echo
 	MTINetworkResponse        MTI = 810 // 0810: its answer

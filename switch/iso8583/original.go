@@ -86,8 +86,9 @@ func (o Original) Matches(orig *Message) bool {
 const stanMax = 999999
 
 // STANSequence hands out the STANs of the messages one side originates on
-// one session: 1 to 999999, then 1 again. Responses are matched to their
-// requests by STAN on the session (DESIGN.md 6.1), so a session's pending
+// one session: 1 to 999999, then 1 again. A bank matches the responses to
+// its requests by STAN on the session (DESIGN.md 6.1; the switch matches
+// payments by 32 + 37 instead, docs/iso8583.md), so a session's pending
 // requests are keyed by m.STAN; as long as a session bounds its pending
 // requests far below a million, which it must anyway, a STAN is never
 // reused while its request is pending. The zero value starts at 1. Safe for
