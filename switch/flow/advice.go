@@ -178,34 +178,76 @@ func adviceMessage(t *ledger.Transfer, to uint64, stan uint32) (*iso8583.Message
 	return m, err == nil
 }
 
-// adviceAnswered takes a 0430: the advice is done.
-func (f *Flow) adviceAnswered(from uint64, m *iso8583.Message) {
-	key, ok := m.PaymentKey()
-	if !ok {
-		return
+// adviceAck is a 0430 for an advice owed to its sender.
+type adviceAck struct {
+	from uint64
+	id   ledger.ID
+	rrn  [12]byte // for the log
+}
+
+// adviceAckQueueMax bounds the 0430s waiting to be recorded: the answers
+// to several participants' bursts of resent advices (each at most
+// adviceBatchMax) at a time.
+const adviceAckQueueMax = 8 * adviceBatchMax
+
+// recordAcks records the 0430s of owed advices until ctx ends: what has
+// arrived meanwhile goes into one Raft entry, up to
+// routing.EntryCommandsMax of them, so that a payee answering a thousand
+// advices at once (after it signs on again) costs one or two entries, not
+// a thousand.
+func (f *Flow) recordAcks(ctx context.Context) {
+	batch := make([]adviceAck, 0, routing.EntryCommandsMax)
+	cmds := make([]routing.Command, 0, routing.EntryCommandsMax)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return
+		case a := <-f.acks:
+			batch = append(batch, a)
+		}
+	gather:
+		for len(batch) < routing.EntryCommandsMax {
+			select {
+			case a := <-f.acks:
+				batch = append(batch, a)
+			default:
+				break gather
+			}
+		}
+		cmds = cmds[:0]
+		for _, a := range batch {
+			cmds = append(cmds, routing.Command{Op: routing.OpAckAdvice, Requester: a.from, Advice: routing.Advice{To: a.from, Transfer: a.id}})
+		}
+		f.advicesAnswered(batch, cmds)
 	}
-	id := transferID(tagPayment, key)
+}
+
+// advicesAnswered records a batch of 0430s: the advices are done.
+func (f *Flow) advicesAnswered(batch []adviceAck, cmds []routing.Command) {
 	ctx, cancel := context.WithTimeout(context.Background(), submitTimeout)
 	defer cancel()
-	res, err := f.node.SubmitRouting(ctx, []routing.Command{{Op: routing.OpAckAdvice, Requester: from, Advice: routing.Advice{To: from, Transfer: id}}})
+	res, err := f.node.SubmitRouting(ctx, cmds)
 	if err != nil {
-		f.log.Warn("flow: advice answer not recorded; the advice will be sent again", "from", from, "rrn", string(key.RRN[:]), "err", err)
+		f.log.Warn("flow: advice answers not recorded; the advices will be sent again", "answers", len(batch), "err", err)
 		return
 	}
-	if res[0].Code == routing.CodeOK {
-		f.m.advicesOwed.Dec()
-		f.m.advicesAnswered.Inc()
-	}
-	f.advices.mu.Lock()
-	delete(f.advices.next, id)
-	released := f.advices.held[from] && f.node.Routing().OwedAdvices(from) < f.cfg.AdvicesOwedMax
-	if released {
-		delete(f.advices.held, from)
-	}
-	f.advices.mu.Unlock()
-	if released {
-		f.log.Info("flow: accepting payments to a participant again: its reversal advices are below the bound",
-			"participant", from, "max", f.cfg.AdvicesOwedMax)
+	for i, a := range batch {
+		if res[i].Code == routing.CodeOK {
+			f.m.advicesOwed.Dec()
+			f.m.advicesAnswered.Inc()
+		}
+		f.advices.mu.Lock()
+		delete(f.advices.next, a.id)
+		released := f.advices.held[a.from] && f.node.Routing().OwedAdvices(a.from) < f.cfg.AdvicesOwedMax
+		if released {
+			delete(f.advices.held, a.from)
+		}
+		f.advices.mu.Unlock()
+		if released {
+			f.log.Info("flow: accepting payments to a participant again: its reversal advices are below the bound",
+				"participant", a.from, "max", f.cfg.AdvicesOwedMax)
+		}
 	}
 }
 
@@ -231,6 +273,7 @@ func (f *Flow) SignedOn(participant uint64) {
 // Run sends due advices and recovers orphaned payments while this node
 // leads, until ctx ends.
 func (f *Flow) Run(ctx context.Context) {
+	go f.recordAcks(ctx)
 	tick := time.NewTicker(adviceTick)
 	defer tick.Stop()
 	leading := false

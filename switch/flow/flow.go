@@ -114,7 +114,7 @@ type Flow struct {
 	draining atomic.Bool // set by Drain: new payments are refused with 91
 
 	advices adviceState
-	acks    chan struct{} // a token per acknowledgement of an advice in progress
+	acks    chan adviceAck // 0430s of owed advices waiting for recordAcks
 }
 
 type senderBox struct{ s Sender }
@@ -186,7 +186,7 @@ func New(cfg Config) (*Flow, error) {
 	}
 	f := &Flow{cfg: cfg, node: cfg.Node, router: cfg.Router, log: cfg.Logger, m: m,
 		slots: make(chan struct{}, cfg.InflightMax), inflight: make(map[iso8583.PaymentKey]*payment),
-		acks: make(chan struct{}, adviceAcksMax)}
+		acks: make(chan adviceAck, adviceAckQueueMax)}
 	f.advices.init()
 	return f, nil
 }
@@ -276,32 +276,24 @@ func (f *Flow) Response(from uint64, m *iso8583.Message) {
 	case iso8583.MTIFinancialResponse:
 		f.payeeAnswered(from, m)
 	case iso8583.MTIReversalAdviceResponse:
-		// Each acknowledgement is a Raft proposal: only one for an advice
-		// owed to its sender is proposed, and at most adviceAcksMax at a
-		// time, so that a participant sending 0430s in a loop costs
-		// neither goroutines nor log entries. A 0430 dropped here is
-		// asked for again when the advice is resent.
+		// Only a 0430 for an advice owed to its sender is recorded, so
+		// that a participant sending 0430s in a loop costs neither
+		// goroutines nor log entries; the acker records them in batches
+		// (recordAcks). One dropped here, when adviceAckQueueMax wait
+		// already, is asked for again when the advice is resent.
 		key, ok := m.PaymentKey()
-		if !ok || !f.node.Routing().OwesAdvice(from, transferID(tagPayment, key)) {
+		id := transferID(tagPayment, key)
+		if !ok || !f.node.Routing().OwesAdvice(from, id) {
 			f.m.adviceAnswersIgnored.Inc()
 			return
 		}
 		select {
-		case f.acks <- struct{}{}:
+		case f.acks <- adviceAck{from: from, id: id, rrn: key.RRN}:
 		default:
 			f.m.adviceAnswersIgnored.Inc()
-			return
 		}
-		resp := *m
-		go func() {
-			defer func() { <-f.acks }()
-			f.adviceAnswered(from, &resp)
-		}()
 	}
 }
-
-// adviceAcksMax bounds the acknowledgements of advices in progress.
-const adviceAcksMax = 64
 
 // reply answers req on r with code, and the approval code when approved.
 func (f *Flow) reply(r Replier, req *iso8583.Message, code iso8583.ResponseCode, approval *[6]byte) {

@@ -662,3 +662,34 @@ func TestJoinedResendAnsweredAsItself(t *testing.T) {
 		}
 	}
 }
+
+// TestAdviceAnswersBatched: a payee answering many owed advices at once
+// (as after it signs on again) has them all recorded in a few Raft
+// entries, at once, rather than one entry each.
+func TestAdviceAnswersBatched(t *testing.T) {
+	fx := newFixture(t, 200*time.Millisecond)
+	const n = 50 // under the outbox channel's 64, so nothing blocks
+	for range n {
+		fx.flow.Request(fx.payer, fx.payment(beta, "0020000009", 100))
+	}
+	for range n {
+		wantCode(t, fx.reply(), iso8583.ResponsePayeeTimedOut)
+	}
+	advices := map[[12]byte]*iso8583.Message{}
+	for len(advices) < n {
+		if m := fx.forwarded(beta); m.MTI == iso8583.MTIReversalAdvice {
+			advices[m.RRN] = m
+		}
+	}
+	if owed := fx.node.Routing().OwedAdvices(beta); owed != n {
+		t.Fatalf("%d advices owed, want %d", owed, n)
+	}
+	before := fx.node.AppliedIndex()
+	for _, adv := range advices {
+		fx.flow.Response(beta, answerTo(t, adv))
+	}
+	waitFor(t, "every advice to be acknowledged", func() bool { return fx.node.Routing().OwedAdvices(beta) == 0 })
+	if entries := fx.node.AppliedIndex() - before; entries > 5 {
+		t.Fatalf("%d 0430s took %d log entries", n, entries)
+	}
+}
