@@ -267,6 +267,14 @@ func (srv *Server) addSession(s *Session) (reason, bool) {
 	return 0, true
 }
 
+// signedOnFor takes a registered s out of the connections not signed on
+// (admit calls it once the sign-on stands).
+func (srv *Server) signedOnFor(s *Session) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	srv.leaveUnsigned(s)
+}
+
 // leaveUnsigned takes s out of the connections not signed on. Called with
 // srv.mu held.
 func (srv *Server) leaveUnsigned(s *Session) {
@@ -323,7 +331,6 @@ func (srv *Server) register(s *Session, a *auth) error {
 	s.peer.Store(p)
 	p.sessions = append(p.sessions[:len(p.sessions):len(p.sessions)], s)
 	s.registered = true
-	srv.leaveUnsigned(s)
 	srv.metrics.signedOn.Inc()
 	return nil
 }

@@ -3,6 +3,7 @@ package frontend
 import (
 	"encoding/binary"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -497,5 +498,45 @@ func TestAnswersQueueShared(t *testing.T) {
 	}
 	if testutil.ToFloat64(srv.metrics.queueFull) != 0 {
 		t.Fatal("the answers queue filled up")
+	}
+}
+
+// unsignedCounted reports whether the count of connections not signed on
+// matches the connections that are not registered.
+func unsignedCounted(srv *Server) (counted, open int) {
+	srv.mu.RLock()
+	defer srv.mu.RUnlock()
+	for s := range srv.all {
+		if !s.registered {
+			open++
+		}
+	}
+	return srv.unsigned, open
+}
+
+// A sign-on undone because the leadership was lost while it registered
+// leaves its connection counted among those not signed on.
+func TestSignOnUndoneStaysUnsigned(t *testing.T) {
+	var started atomic.Pointer[Server]
+	var lost atomic.Bool
+	srv, _ := startServer(t, func(c *Config) {
+		c.IsLeader = func() bool {
+			// The first look after bank A's session registered says the
+			// leadership is gone; every other look says it is here.
+			if s := started.Load(); s != nil && s.Sessions(bankA) > 0 && lost.CompareAndSwap(false, true) {
+				return false
+			}
+			return true
+		}
+	})
+	started.Store(srv)
+	c := dial(t, srv, bankA)
+	c.signOn(iso8583.ResponseUnavailable)
+	if counted, open := unsignedCounted(srv); counted != open || open != 1 {
+		t.Fatalf("%d connections counted as not signed on, %d open and not signed on; want 1 and 1", counted, open)
+	}
+	c.signOn(iso8583.ResponseApproved)
+	if counted, open := unsignedCounted(srv); counted != 0 || open != 0 {
+		t.Fatalf("after the sign-on: %d counted, %d open not signed on", counted, open)
 	}
 }

@@ -82,6 +82,7 @@ func (srv *Server) admit(s *Session, a *auth, raw []byte, active bool) (iso8583.
 		s.auth.Store(nil)
 		return iso8583.ResponseUnavailable, reasonNotLeader, false
 	}
+	srv.signedOnFor(s)
 	return 0, 0, true
 }
 
