@@ -59,10 +59,14 @@ func (e *eventHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
-// hostOf is the IP address of a remote TCP address, which is what
-// unsignedPerHostMax counts by; any other address counts as itself.
+// hostOf is what unsignedPerHostMax counts a remote TCP address by: its
+// IPv4 address, or the /64 of its IPv6 address (one client commonly holds
+// a whole /64); any other address counts as itself.
 func hostOf(a net.Addr) string {
 	if t, ok := a.(*net.TCPAddr); ok {
+		if t.IP.To4() == nil && len(t.IP) == net.IPv6len {
+			return t.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
+		}
 		return t.IP.String()
 	}
 	if a == nil {
