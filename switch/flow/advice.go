@@ -394,7 +394,9 @@ func targetOf(t *ledger.Transfer) uint64 {
 
 // payerReversal takes a payer's 0420 for one of its payments: a payment
 // not yet final is voided and its target owed an advice; a final one is
-// irrevocable (12); an unknown one is 25.
+// irrevocable (12); an unknown one is 25, and so is one whose amount or
+// currency is not the 0420's (a reversal names what it reverses; a bank
+// that sent the wrong RRN must not void another payment).
 //
 // A payment in progress that is not forwarded yet is flagged (pay voids
 // it instead of forwarding), and one whose answer is being settled is
@@ -414,6 +416,11 @@ func (f *Flow) payerReversal(r Replier, req *iso8583.Message) {
 	if p == nil {
 		f.mu.Unlock()
 		f.reverseFromLedger(r, req, key)
+		return
+	}
+	if !sameMoney(req, uint64(p.req.Amount), p.req.Currency) {
+		f.mu.Unlock()
+		f.reply(r, req, iso8583.ResponseOriginalNotFound, nil)
 		return
 	}
 	target, fwdAt, timer := p.target, p.fwdAt, p.timer
@@ -472,7 +479,7 @@ func (f *Flow) reverseFromLedger(r Replier, req *iso8583.Message, key iso8583.Pa
 	switch {
 	case err != nil:
 		f.reply(r, req, iso8583.ResponseSystemError, nil)
-	case !found || t.Status == ledger.StatusRejected:
+	case !found || t.Status == ledger.StatusRejected || !sameMoney(req, uint64(t.Amount), t.Currency):
 		f.reply(r, req, iso8583.ResponseOriginalNotFound, nil)
 	case t.Status == ledger.StatusPosted:
 		f.reply(r, req, iso8583.ResponseInvalidTransaction, nil) // instant payments are irrevocable
@@ -488,4 +495,9 @@ func (f *Flow) reverseFromLedger(r Replier, req *iso8583.Message, key iso8583.Pa
 	default:
 		f.reply(r, req, iso8583.ResponseApproved, nil) // already void: nothing left to reverse
 	}
+}
+
+// sameMoney reports whether reversal req names amount in currency.
+func sameMoney(req *iso8583.Message, amount uint64, currency uint16) bool {
+	return req.Amount == amount && req.Currency == currency
 }

@@ -460,6 +460,16 @@ func TestPayerReversalAndPull(t *testing.T) {
 	rev := *req
 	rev.MTI = iso8583.MTIReversalAdvice
 	must(t, rev.SetOriginal(iso8583.OriginalOf(req)))
+	// A 0420 that names another amount, or currency, reverses nothing: 25.
+	for _, change := range []func(m *iso8583.Message){
+		func(m *iso8583.Message) { m.Amount++ },
+		func(m *iso8583.Message) { m.Currency = 800 },
+	} {
+		wrong := rev
+		change(&wrong)
+		fx.flow.Request(fx.payer, &wrong)
+		wantCode(t, fx.reply(), iso8583.ResponseOriginalNotFound)
+	}
 	fx.flow.Request(fx.payer, &rev)
 	first, second := fx.reply(), fx.reply()
 	if first.MTI == iso8583.MTIFinancialResponse {
@@ -470,6 +480,11 @@ func TestPayerReversalAndPull(t *testing.T) {
 	if adv := fx.forwarded(beta); adv.MTI != iso8583.MTIReversalAdvice || adv.RRN != req.RRN {
 		t.Fatalf("payee got %+v", adv)
 	}
+	// Void now, it is found by the ledger: the wrong amount is still 25.
+	wrong := rev
+	wrong.Amount++
+	fx.flow.Request(fx.payer, &wrong)
+	wantCode(t, fx.reply(), iso8583.ResponseOriginalNotFound)
 	unknown := *fx.payment(beta, "X", 1)
 	unknown.MTI = iso8583.MTIReversalAdvice
 	fx.flow.Request(fx.payer, &unknown)
