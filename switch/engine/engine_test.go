@@ -275,32 +275,11 @@ func TestPaymentPaths(t *testing.T) {
 
 	// The payee stays silent: 68 at the deadline; it signs off; the advice
 	// waits in the outbox and reaches it when it signs on again.
-	// (It leaves before the deadline, so that the advice cannot reach it.)
-	silent := dial(t, e, beta, betaKey, func(c *simulator.BankConfig) { c.DropPercent = 100 })
-	answered := make(chan *simulator.Result, 1)
-	if err := a.PayAsync(simulator.Payment{PayeeParticipant: beta, PayeeAccount: "0020000042", Amount: 400}, func(r *simulator.Result, err error) {
-		if err != nil {
-			t.Errorf("the payment that times out: %v", err)
-		}
-		answered <- r
-	}); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, 5*time.Second, "the payee to see the payment", func() bool { return silent.Received().Payments == 1 })
-	_ = silent.Close()
-	timedOut := <-answered
-	if timedOut == nil || timedOut.Code != iso8583.ResponsePayeeTimedOut {
-		t.Fatalf("the payment to a silent payee: %+v", timedOut)
-	}
-	waitUntil(t, 5*time.Second, "the advice to be owed", func() bool { return leader.Routing().OutboxLen() == 1 })
+	timedOut := oweAdvice(t, e, leader, a)
 	back := dial(t, e, beta, betaKey, nil)
 	waitUntil(t, 5*time.Second, "the advice to be answered", func() bool { return leader.Routing().OutboxLen() == 0 })
-	st := back.Received()
-	if st.Advices == 0 || st.AdviceLog[0].RRN != timedOut.RRN {
-		t.Fatalf("the payee got advices %+v, want one for %s", st.AdviceLog, timedOut.RRN)
-	}
-	if tr, ok := transferOf(t, leader, alpha, timedOut.RRN); !ok || tr.Status != ledger.StatusVoided {
-		t.Fatalf("the timed-out payment is %+v", tr)
+	if st := back.Received(); st.Advices == 0 || st.AdviceLog[0].RRN != timedOut {
+		t.Fatalf("the payee got advices %+v, want one for %s", st.AdviceLog, timedOut)
 	}
 
 	// The payer reverses a final payment: 12.
