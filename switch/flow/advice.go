@@ -468,6 +468,7 @@ func (f *Flow) waitForOutcome(p *payment, r Replier, req *iso8583.Message) bool 
 		return false
 	}
 	p.reversals = append(p.reversals, waiter{r: r, req: req})
+	f.reversalsWaiting.Add(1)
 	return true
 }
 

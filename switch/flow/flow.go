@@ -114,7 +114,10 @@ type Flow struct {
 	draining atomic.Bool // set by Drain: new payments are refused with 91
 
 	advices adviceState
-	acks    chan adviceAck // 0430s of owed advices waiting for recordAcks
+	// reversalsWaiting counts the 0420s that wait for their payment's
+	// outcome or for their answer (waitForOutcome); Drain waits for them.
+	reversalsWaiting atomic.Int64
+	acks             chan adviceAck // 0430s of owed advices waiting for recordAcks
 }
 
 type senderBox struct{ s Sender }
@@ -217,10 +220,11 @@ func (f *Flow) Drain(ctx context.Context) error {
 	f.draining.Store(true)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for f.Inflight() > 0 {
+	for f.Inflight() > 0 || f.reversalsWaiting.Load() > 0 {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("flow: %d payments still in progress: %w", f.Inflight(), ctx.Err())
+			return fmt.Errorf("flow: %d payments still in progress, %d 0420s waiting for them: %w",
+				f.Inflight(), f.reversalsWaiting.Load(), ctx.Err())
 		case <-tick.C:
 		}
 	}
@@ -334,6 +338,7 @@ func (f *Flow) answer(p *payment, code iso8583.ResponseCode, approval *[6]byte) 
 		go func() {
 			for _, w := range reversals {
 				f.reverseFromLedger(w.r, w.req, p.key)
+				f.reversalsWaiting.Add(-1)
 			}
 		}()
 	}

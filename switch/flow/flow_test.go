@@ -575,6 +575,11 @@ func TestReversalWaitsForAResend(t *testing.T) {
 	}
 	wantCode(t, first, iso8583.ResponseInvalidTransaction) // the 0430: irrevocable
 	wantCode(t, second, iso8583.ResponseApproved)          // the resent 0200
+	// Nothing is left waiting, so a graceful stop's Drain returns.
+	waitFor(t, "no 0420 to wait", func() bool { return fx.flow.reversalsWaiting.Load() == 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	must(t, fx.flow.Drain(ctx))
 	if got := fx.position(beta).CreditsPosted; got != credited {
 		t.Fatalf("beta's credits %d, %d before the reversal", got, credited)
 	}
