@@ -32,14 +32,11 @@ type adminFlags struct {
 
 func newAdminCommand() *cobra.Command {
 	var f adminFlags
-	cmd := &cobra.Command{
-		Use:   "admin",
-		Short: "Operate a running cluster through a node's admin API",
-		Long: `Talks to the admin API of a running 'payswitch serve' node. The admin key
+	cmd := newCommandGroup("admin", "Operate a running cluster through a node's admin API")
+	cmd.Long = `Talks to the admin API of a running 'payswitch serve' node. The admin key
 comes from --admin-key, else $` + adminKeyEnv + `, else --admin-key-file. A node that
 is not the leader answers with the leader's address, and the request is
-sent there once. --json prints the node's raw answer.`,
-	}
+sent there once. --json prints the node's raw answer.`
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.node, "node", "http://127.0.0.1:8080", "the node's admin API URL (or host:port)")
 	pf.StringVar(&f.key, "admin-key", "", "the admin key (default $"+adminKeyEnv+", else --admin-key-file)")
@@ -47,7 +44,7 @@ sent there once. --json prints the node's raw answer.`,
 	pf.BoolVar(&f.json, "json", false, "print the raw JSON answer")
 	pf.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on the node after this long")
 
-	cluster := &cobra.Command{Use: "cluster", Short: "Cluster status and membership"}
+	cluster := newCommandGroup("cluster", "Cluster status and membership")
 	cluster.AddCommand(
 		adminSubcommand(&f, "status", "Show the node's view of the cluster", cobra.NoArgs,
 			func(c *adminClient, _ []string) error { return c.clusterStatus() }),
@@ -56,13 +53,13 @@ sent there once. --json prints the node's raw answer.`,
 		adminSubcommand(&f, "snapshot", "Take a snapshot on the node now", cobra.NoArgs,
 			func(c *adminClient, _ []string) error { return c.snapshot() }),
 	)
-	account := &cobra.Command{Use: "account", Short: "Ledger accounts"}
+	account := newCommandGroup("account", "Ledger accounts")
 	account.AddCommand(adminSubcommand(&f, "get ID", "Show an account and its balances (read on the leader)", cobra.ExactArgs(1),
 		func(c *adminClient, args []string) error { return c.account(args[0]) }))
-	transfer := &cobra.Command{Use: "transfer", Short: "Ledger transfers"}
+	transfer := newCommandGroup("transfer", "Ledger transfers")
 	transfer.AddCommand(adminSubcommand(&f, "get ID", "Show a transfer (read on the leader)", cobra.ExactArgs(1),
 		func(c *adminClient, args []string) error { return c.transfer(args[0]) }))
-	participant := &cobra.Command{Use: "participant", Short: "The participant directory"}
+	participant := newCommandGroup("participant", "The participant directory")
 	participant.AddCommand(
 		adminSubcommand(&f, "list", "List the participants", cobra.NoArgs,
 			func(c *adminClient, _ []string) error { return c.participants() }),

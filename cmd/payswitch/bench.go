@@ -18,10 +18,7 @@ import (
 )
 
 func newBenchCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "bench",
-		Short: "Benchmarks that print figures and the ratios DESIGN.md section 7 sets",
-	}
+	cmd := newCommandGroup("bench", "Benchmarks that print figures and the ratios DESIGN.md section 7 sets")
 	cmd.AddCommand(newBenchLedgerCommand(), newBenchClusterCommand(), newBenchFailoverCommand(), newBenchResolveCommand(), newBenchE2ECommand(), newBenchCompareCommand())
 	return cmd
 }

@@ -41,6 +41,17 @@ replicated double-entry ledger. Start with 'payswitch demo'.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDemoCommand(), newBenchCommand(), newCheckCommand(), newServeCommand(), newAdminCommand(), newSimBankCommand(), newSimCommand())
+	// Cobra adds its 'completion' group at Execute, printing help and
+	// exiting 0 on an unknown shell; adding it now lets it refuse one
+	// like every other group.
+	root.InitDefaultCompletionCmd()
+	for _, cmd := range root.Commands() {
+		if cmd.Name() == "completion" {
+			cmd.Args = unknownSubcommand
+			cmd.SuggestionsMinimumDistance = 2
+			cmd.RunE = newCommandGroup(cmd.Use, cmd.Short).RunE
+		}
+	}
 	var cpuProfile string
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
