@@ -97,14 +97,8 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request) {
 // committed. Adding a voter that is already one, at the same address,
 // changes nothing and succeeds, so the request may be retried.
 func (s *Server) postVoter(w http.ResponseWriter, r *http.Request) {
-	body, p := readBody(w, r, smallBodyBytesMax)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
 	var v voterBody
-	if err := decodeStrict(body, &v); err != nil {
-		writeProblem(w, newProblem(CodeInvalidJSON, "%s", jsonErrorDetail("body", err)))
+	if !readJSON(w, r, &v) {
 		return
 	}
 	if p := v.validate(); p != nil {

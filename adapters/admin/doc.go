@@ -22,6 +22,10 @@
 //     proposed: one undecodable command fails the whole request with 400
 //     invalid_command naming its index and field, and nothing of it
 //     reaches the log.
+//   - Bodies are decoded strictly (decodeStrict): every object key must
+//     be exactly a field's JSON name and appear once, at every level.
+//     encoding/json alone would match keys regardless of case and let the
+//     last of two equal keys win.
 //   - Every /admin/ request is authenticated (Bearer admin key, compared in
 //     constant time) before it is routed.
 //   - Request bodies and pages are bounded (limits.go); so is the time a

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,25 +101,17 @@ func decodeCommands(body []byte) ([]ledger.Command, *Problem) {
 	return cmds, nil
 }
 
-// decodeStrict decodes exactly one JSON value into v: unknown fields and
-// trailing data are errors.
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
-}
-
 // jsonErrorDetail says where and why decoding failed, in the API's terms.
 func jsonErrorDetail(where string, err error) string {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var key *keyError
 	switch {
+	case errors.As(err, &key):
+		if key.Path == "" {
+			return where + ": " + key.Msg
+		}
+		return where + "." + key.Path + ": " + key.Msg
 	case errors.As(err, &syntax):
 		return fmt.Sprintf("%s: not valid JSON (at byte %d): %v", where, syntax.Offset, err)
 	case errors.As(err, &typ):

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -143,16 +144,21 @@ func (s *Server) participantRequest(w http.ResponseWriter, r *http.Request, v an
 		writeProblem(w, p)
 		return 0, false
 	}
-	body, p := readBody(w, r, smallBodyBytesMax)
-	if p != nil {
-		writeProblem(w, p)
-		return 0, false
-	}
-	if err := decodeStrict(body, v); err != nil {
-		writeProblem(w, newProblem(CodeInvalidJSON, "%s", jsonErrorDetail("body", err)))
+	if !readJSON(w, r, v) {
 		return 0, false
 	}
 	return id, true
+}
+
+// participantBody is the body of PUT /admin/participants/{id}: a
+// participants-file entry. Positions and program budgets belong to the
+// file only; the raw fields here hide the entry's own, so that either one
+// present, in whatever shape, gets its own refusal rather than a complaint
+// about its contents.
+type participantBody struct {
+	routing.BootstrapParticipant
+	Positions      json.RawMessage `json:"positions,omitempty"`
+	ProgramBudgets json.RawMessage `json:"program_budgets,omitempty"`
 }
 
 // putParticipant onboards a participant (201) or updates it (200). The
@@ -160,16 +166,17 @@ func (s *Server) participantRequest(w http.ResponseWriter, r *http.Request, v an
 // with transfers and set limits with set_limit on the accounts listed in
 // the answer).
 func (s *Server) putParticipant(w http.ResponseWriter, r *http.Request) {
-	var in routing.BootstrapParticipant
-	id, ok := s.participantRequest(w, r, &in)
+	var body participantBody
+	id, ok := s.participantRequest(w, r, &body)
 	if !ok {
 		return
 	}
+	in := &body.BootstrapParticipant
 	if in.ID != 0 && in.ID != id {
 		writeProblem(w, newProblem(CodeInvalidRequest, "id: %d in the body, %d in the path", in.ID, id))
 		return
 	}
-	if len(in.Positions) > 0 || len(in.ProgramBudgets) > 0 {
+	if body.Positions != nil || body.ProgramBudgets != nil {
 		writeProblem(w, newProblem(CodeInvalidRequest, "positions, program_budgets: bootstrap-file only; fund with transfers and set limits with set_limit"))
 		return
 	}

@@ -298,6 +298,23 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Pro
 	return body, nil
 }
 
+// readJSON reads a small request body and decodes it strictly into v
+// (decodeStrict). It answers the problem itself and reports false when
+// the body is too large or not the object v describes.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, p := readBody(w, r, smallBodyBytesMax)
+	if p == nil {
+		if err := decodeStrict(body, v); err != nil {
+			p = newProblem(CodeInvalidJSON, "%s", jsonErrorDetail("body", err))
+		}
+	}
+	if p != nil {
+		writeProblem(w, p)
+		return false
+	}
+	return true
+}
+
 // problemFor maps an error of the cluster to a problem. write says whether
 // the request proposed something: a write whose outcome is unknown must be
 // retried by ID, a read that timed out may simply be repeated.
