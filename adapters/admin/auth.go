@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"path"
 	"strings"
 )
 
@@ -40,7 +41,33 @@ func (k keyChecker) check(r *http.Request) *Problem {
 
 // needsKey reports whether a path is under /admin/, where every request
 // needs the admin key. The check runs before routing, so a client without
-// the key learns nothing about which admin paths exist.
+// the key learns nothing about which admin paths exist. ServeHTTP asks it
+// of the path as sent and as cleaned: "//admin/x" and "/./admin/x" are
+// admin paths to the mux.
 func needsKey(path string) bool {
 	return path == "/admin" || strings.HasPrefix(path, "/admin/")
+}
+
+// isCanonical reports whether the request's path is the one the mux
+// routes as it stands, with no empty, . or .. segment to clean away. It
+// judges the escaped path, as the mux does.
+func isCanonical(r *http.Request) bool {
+	escaped := r.URL.EscapedPath()
+	return escaped == cleanPath(escaped)
+}
+
+// cleanPath is http.ServeMux's cleaning of a path: rooted, with
+// path.Clean's rules, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	clean := path.Clean(p)
+	if p[len(p)-1] == '/' && clean != "/" {
+		clean += "/"
+	}
+	return clean
 }

@@ -27,7 +27,9 @@
 //     encoding/json alone would match keys regardless of case and let the
 //     last of two equal keys win.
 //   - Every /admin/ request is authenticated (Bearer admin key, compared in
-//     constant time) before it is routed.
+//     constant time) before it is routed, and so is every path that the
+//     mux would clean to /admin/ ("//admin/x"). Such non-canonical paths
+//     then answer a 404 problem, never the mux's HTML redirect.
 //   - Request bodies and pages are bounded (limits.go); so is the time a
 //     request waits on the cluster.
 //   - Metrics labels are route patterns, never raw paths.

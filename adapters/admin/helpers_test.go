@@ -89,6 +89,10 @@ type client struct {
 	key  string
 }
 
+// noRedirects shows a test the server's own answer: a redirect is not
+// followed.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 type answer struct {
 	status int
 	header http.Header
@@ -110,7 +114,7 @@ func (c *client) doAuth(method, path, body, auth string) answer {
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -170,17 +170,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
 	h, pattern := s.mux.Handler(r)
+	canonical := isCanonical(r)
 	label, known := s.routes[pattern]
-	if !known {
+	if !known || !canonical {
 		label = "other" // never the raw path: metrics labels must stay few
 	}
 	var denied *Problem
-	if needsKey(r.URL.Path) {
+	if needsKey(r.URL.Path) || needsKey(cleanPath(r.URL.Path)) {
 		denied = s.keys.check(r)
 	}
 	switch {
 	case denied != nil:
 		writeProblem(sw, denied)
+	case !canonical:
+		// The mux would answer a redirect to the clean path, in HTML, and
+		// only for paths it routes: that told a client without the key
+		// which admin paths exist. A client of this API sends clean paths.
+		writeProblem(sw, newProblem(CodeNotFound, "no such path: %s; send the path without empty, . or .. segments", quote(r.URL.Path)))
 	case pattern == "":
 		s.unmatched(sw, r, h)
 	default:

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -236,6 +237,50 @@ func TestAuth(t *testing.T) {
 	}
 	if _, err := New(Config{AdminKey: testKey}); err == nil {
 		t.Error("New accepted a config without a cluster")
+	}
+}
+
+// TestNonCanonicalPaths: a path the mux would clean ("//admin/x",
+// "/./admin/x") needs the key like any admin path, and then answers a 404
+// problem; never the mux's HTML redirect, which answered only for routed
+// paths and so told a client without the key which admin paths exist.
+func TestNonCanonicalPaths(t *testing.T) {
+	t.Parallel()
+	c := serve(t, Config{Cluster: &fakeCluster{status: replica.Status{ID: "n1", State: "Leader", Leader: "n1", Ready: true}}})
+	var unauthorized []byte
+	for _, path := range []string{
+		"//admin/ledger/accounts/1", "//admin/nope", "/./admin/cluster", "/admin/./cluster", "/admin//cluster",
+		"/admin/cluster/.", "/healthz/../admin/cluster", "/nope/../admin/ledger/state", "//admin", "/admin/%2e%2e/healthz",
+	} {
+		a := c.doAuth("GET", path, "", "")
+		if p := a.problem(t); p.Code != CodeUnauthorized {
+			t.Errorf("GET %s without the key: %d %s, want unauthorized", path, a.status, p.Code)
+		}
+		if unauthorized == nil {
+			unauthorized = a.body
+		} else if !bytes.Equal(a.body, unauthorized) {
+			t.Errorf("GET %s without the key: %s differs from %s", path, a.body, unauthorized)
+		}
+		a = c.do("GET", path, "")
+		if p := a.problem(t); p.Code != CodeNotFound || a.header.Get("Location") != "" {
+			t.Errorf("GET %s with the key: %d %s (Location %q), want not_found", path, a.status, p.Code, a.header.Get("Location"))
+		}
+	}
+	for _, path := range []string{"//healthz", "/./metrics", "/admin/../healthz"} {
+		a := c.do("GET", path, "")
+		if p := a.problem(t); p.Code != CodeNotFound {
+			t.Errorf("GET %s: %d %s, want not_found", path, a.status, p.Code)
+		}
+	}
+	// The mux also redirects "/x" to a pattern "/x/"; none is registered.
+	srv, err := New(Config{Cluster: &fakeCluster{}, AdminKey: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pattern := range srv.routes {
+		if strings.HasSuffix(pattern, "/") {
+			t.Errorf("pattern %q ends in a slash: the mux redirects to it", pattern)
+		}
 	}
 }
 
