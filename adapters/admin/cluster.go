@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/payswitch/payswitch/ledger/replica"
 )
@@ -132,11 +134,28 @@ func (s *Server) checkReachable(ctx context.Context, raftAddr string) *Problem {
 	dialer := net.Dialer{Timeout: voterDialTimeout}
 	conn, err := dialer.DialContext(ctx, "tcp", raftAddr)
 	if err != nil {
-		return newProblem(CodeVoterUnreachable, "raft_addr %s does not answer (%v); start the node with --join first: "+
-			"a voter that cannot be reached may cost the cluster its quorum", quote(raftAddr), err)
+		return newProblem(CodeVoterUnreachable, "raft_addr %s does not answer (%s); start the node with --join first: "+
+			"a voter that cannot be reached may cost the cluster its quorum", quote(raftAddr), dialFailure(err))
 	}
 	_ = conn.Close()
 	return nil
+}
+
+// dialFailure says why a dial failed without the dialer's text, which
+// repeats the address (the client's, of any length) in full.
+func dialFailure(err error) string {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return "no such host"
+	case errors.As(err, &dnsErr):
+		return "the host name does not resolve"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, context.DeadlineExceeded), os.IsTimeout(err):
+		return "timed out"
+	}
+	return "the connection failed"
 }
 
 func (v *voterBody) validate() *Problem {
@@ -144,7 +163,7 @@ func (v *voterBody) validate() *Problem {
 		return newProblem(CodeInvalidRequest, "id %s: want 1 to 64 characters without spaces or slashes", quote(v.ID))
 	}
 	host, port, err := net.SplitHostPort(v.RaftAddr)
-	if err != nil || host == "" || port == "" || port == "0" {
+	if err != nil || host == "" || port == "" || port == "0" || len(v.RaftAddr) > raftAddrLenMax {
 		return newProblem(CodeInvalidRequest, "raft_addr %s: want host:port of the node's Raft listener", quote(v.RaftAddr))
 	}
 	return nil

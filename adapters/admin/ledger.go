@@ -119,11 +119,25 @@ func jsonErrorDetail(where string, err error) string {
 		if typ.Field != "" {
 			path += "." + typ.Field
 		}
-		return fmt.Sprintf("%s: want %s, got a JSON %s", path, jsonTypeName(typ.Type.String()), typ.Value)
+		return fmt.Sprintf("%s: want %s, got a JSON %s", cut(path, quotedInputLenMax), jsonTypeName(typ.Type.String()), jsonValueText(typ.Value))
 	case errors.Is(err, io.EOF):
 		return where + ": empty; want a JSON object"
 	}
-	return fmt.Sprintf("%s: %v", where, err)
+	// The key walk leaves no known error here that repeats the client's
+	// text; should one appear, it is cut like any quoted input.
+	text := err.Error()
+	return fmt.Sprintf("%s: %s%s", where, cut(text, errorTextLenMax), ellipsis(text, errorTextLenMax))
+}
+
+// jsonValueText is the JSON kind of a value that did not fit its field,
+// as encoding/json describes it: "string", or "number" with the number's
+// text, which is cut at the quote limit (a client may send megabytes of
+// digits).
+func jsonValueText(value string) string {
+	if digits, ok := strings.CutPrefix(value, "number "); ok {
+		return "number " + cut(digits, quotedInputLenMax) + ellipsis(digits, quotedInputLenMax)
+	}
+	return cut(value, quotedInputLenMax)
 }
 
 func jsonTypeName(goType string) string {

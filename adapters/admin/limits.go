@@ -49,4 +49,14 @@ const (
 	// quotedInputLenMax bounds how much of a client's text a problem's
 	// detail repeats.
 	quotedInputLenMax = 64
+
+	// errorTextLenMax bounds the text of another package's error that a
+	// detail repeats when the error may hold the client's text: its own
+	// words plus a quoted value of quotedInputLenMax bytes, each escaped
+	// as \xNN at worst.
+	errorTextLenMax = 96 + 4*quotedInputLenMax
+
+	// raftAddrLenMax bounds a new voter's raft_addr: a DNS name of 253
+	// bytes, or an IPv6 address in brackets, then ":" and a port.
+	raftAddrLenMax = 253 + len("[]:65535")
 )

@@ -181,6 +181,12 @@ func (s *Server) putParticipant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.ID = id
+	// The routing package's rule for an unknown currency repeats the code
+	// in full. A code longer than the quote limit is unknown anyway, so
+	// it is cut first, and the detail repeats at most the limit of it.
+	for i, code := range in.Currencies {
+		in.Currencies[i] = cut(code, quotedInputLenMax) + ellipsis(code, quotedInputLenMax)
+	}
 	part, err := in.Participant()
 	if err != nil {
 		writeProblem(w, newProblem(CodeInvalidRequest, "%s", fieldErrorsDetail(err)))
@@ -199,15 +205,18 @@ func (s *Server) putParticipant(w http.ResponseWriter, r *http.Request) {
 }
 
 // fieldErrorsDetail lists the fields a participant broke, one clause each.
+// The clauses are the routing package's; each is cut at errorTextLenMax in
+// case a rule repeats more of the client's text than its currencies (cut
+// before they reach it).
 func fieldErrorsDetail(err error) string {
 	var parts []string
 	for _, e := range routing.SplitErrors(err) {
 		var fe *routing.FieldError
+		text := e.Error()
 		if errors.As(e, &fe) {
-			parts = append(parts, fe.Field+": "+fe.Rule)
-		} else {
-			parts = append(parts, e.Error())
+			text = fe.Field + ": " + fe.Rule
 		}
+		parts = append(parts, cut(text, errorTextLenMax)+ellipsis(text, errorTextLenMax))
 	}
 	return strings.Join(parts, "; ")
 }

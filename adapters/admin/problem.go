@@ -150,8 +150,24 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 // quotedInputLenMax bytes so that a huge value cannot blow up an answer
 // or a log line.
 func quote(s string) string {
-	if len(s) > quotedInputLenMax {
-		return strconv.Quote(s[:quotedInputLenMax]) + "..."
+	return strconv.Quote(cut(s, quotedInputLenMax)) + ellipsis(s, quotedInputLenMax)
+}
+
+// cut returns at most the first n bytes of s. Details repeat a client's
+// text only through quote, or through cut where the text is known to be
+// plain (the digits of a number), so that none repeats more than
+// quotedInputLenMax bytes of it.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
 	}
-	return strconv.Quote(s)
+	return s
+}
+
+// ellipsis marks text that cut shortened.
+func ellipsis(s string, n int) string {
+	if len(s) > n {
+		return "..."
+	}
+	return ""
 }

@@ -211,7 +211,7 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request, h http.Handle
 	if rec.status == http.StatusMethodNotAllowed {
 		allow := rec.header.Get("Allow")
 		w.Header().Set("Allow", allow)
-		writeProblem(w, newProblem(CodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, quote(r.URL.Path), allow))
+		writeProblem(w, newProblem(CodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", quote(r.Method), quote(r.URL.Path), allow))
 		return
 	}
 	writeProblem(w, newProblem(CodeNotFound, "no such path: %s", quote(r.URL.Path)))

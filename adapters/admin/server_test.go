@@ -98,10 +98,22 @@ func TestProblems(t *testing.T) {
 			body: commands(slices.Repeat([]string{cmdExpire}, commandsPerRequestMax+1)...), wantCode: CodeTooManyCommands, wantDetail: "4097 commands"},
 		{name: "body too large", method: "POST", path: "/admin/ledger/commands",
 			body: `{"commands":[` + strings.Repeat(" ", commandsBodyBytesMax) + `]}`, wantCode: CodeBodyTooLarge},
+		{name: "huge number", method: "POST", path: "/admin/ledger/commands",
+			body:     commands(transferCmd(`"id":"7","code":` + strings.Repeat("7", 3<<20))),
+			wantCode: CodeInvalidCommand, wantDetail: "commands[0].transfer.code: want a whole number from 0 to 65535, got a JSON number " + strings.Repeat("7", quotedInputLenMax) + "..."},
+		{name: "huge unknown field", method: "POST", path: "/admin/ledger/commands",
+			body:     commands(transferCmd(`"id":"7","` + strings.Repeat("k", 3<<20) + `":1`)),
+			wantCode: CodeInvalidCommand, wantDetail: `commands[0].transfer: unknown field "` + strings.Repeat("k", quotedInputLenMax) + `"...`},
+		{name: "huge unknown top-level field", method: "POST", path: "/admin/ledger/commands",
+			body:     `{"` + strings.Repeat("k", 3<<20) + `":1}`,
+			wantCode: CodeInvalidJSON, wantDetail: `body: unknown field "` + strings.Repeat("k", quotedInputLenMax) + `"...`},
+		{name: "huge method", method: strings.Repeat("X", 100<<10), path: "/healthz", wantCode: CodeMethodNotAllowed, wantDetail: `"` + strings.Repeat("X", quotedInputLenMax) + `"...`},
+		{name: "huge voter address", method: "POST", path: "/admin/cluster/voters", body: `{"id":"n9","raft_addr":"` + strings.Repeat("h", 60<<10) + `:7000"}`,
+			wantCode: CodeInvalidRequest, wantDetail: `raft_addr "` + strings.Repeat("h", quotedInputLenMax) + `"...`},
 		{name: "bad path ID", method: "GET", path: "/admin/ledger/accounts/12ab", wantCode: CodeInvalidRequest, wantDetail: `"12ab"`},
 		{name: "bad page limit", method: "GET", path: "/admin/ledger/accounts/1001/transfers?limit=1001", wantCode: CodeInvalidRequest, wantDetail: "limit"},
 		{name: "bad voter", method: "POST", path: "/admin/cluster/voters", body: `{"id":"n9","raft_addr":"nowhere"}`, wantCode: CodeInvalidRequest, wantDetail: "raft_addr"},
-		{name: "dead voter", method: "POST", path: "/admin/cluster/voters", body: `{"id":"n9","raft_addr":"127.0.0.1:1"}`, wantCode: CodeVoterUnreachable, wantDetail: `"127.0.0.1:1" does not answer`},
+		{name: "dead voter", method: "POST", path: "/admin/cluster/voters", body: `{"id":"n9","raft_addr":"127.0.0.1:1"}`, wantCode: CodeVoterUnreachable, wantDetail: `"127.0.0.1:1" does not answer (connection refused)`},
 		{name: "no account", method: "GET", path: "/admin/ledger/accounts/404", wantCode: CodeAccountNotFound, wantDetail: "404"},
 		{name: "no account for history", method: "GET", path: "/admin/ledger/accounts/404/transfers", wantCode: CodeAccountNotFound},
 		{name: "no transfer", method: "GET", path: "/admin/ledger/transfers/0x1f", wantCode: CodeTransferNotFound, wantDetail: "31"},
@@ -130,6 +142,8 @@ func TestProblems(t *testing.T) {
 		{name: "unknown participant field", method: "PUT", path: "/admin/participants/7", body: `{"nmae":"X"}`, wantCode: CodeInvalidJSON, wantDetail: "nmae"},
 		{name: "participant name in other case", method: "PUT", path: "/admin/participants/5", body: `{"name":"W","Name":"Y","kind":"wallet","connection":"rest","currencies":["KES","UGX"]}`,
 			wantCode: CodeInvalidJSON, wantDetail: `body: unknown field "Name"; names are case-sensitive: did you mean "name"?`},
+		{name: "huge currency", method: "PUT", path: "/admin/participants/7", body: `{"name":"X","kind":"wallet","connection":"rest","currencies":["` + strings.Repeat("Z", 60<<10) + `"]}`,
+			wantCode: CodeInvalidRequest, wantDetail: `currencies: "` + strings.Repeat("Z", quotedInputLenMax) + `..." is not an ISO 4217 code`},
 		{name: "participant name twice", method: "PUT", path: "/admin/participants/5", body: `{"name":"W","kind":"wallet","connection":"rest","currencies":["KES","UGX"],"name":"Y"}`,
 			wantCode: CodeInvalidJSON, wantDetail: `body: field "name" appears more than once`},
 		{name: "program budgets by API", method: "PUT", path: "/admin/participants/7", body: `{"program_budgets":null}`, wantCode: CodeInvalidRequest, wantDetail: "bootstrap-file only"},
@@ -190,6 +204,11 @@ func runProblemCases(t *testing.T, c *client, seen map[string]bool, cases []prob
 		}
 		a := c.doAuth(tc.method, tc.path, tc.body, auth)
 		p := a.problem(t)
+		// However much a client sends, a detail repeats at most
+		// quotedInputLenMax bytes of any of its text.
+		if len(a.body) > 1<<10 {
+			t.Errorf("%s: a problem of %d bytes: %.200s...", tc.name, len(a.body), a.body)
+		}
 		if p.Code != tc.wantCode || !strings.Contains(p.Detail, tc.wantDetail) {
 			t.Errorf("%s: got %d %s %q, want code %s with detail containing %q", tc.name, p.Status, p.Code, p.Detail, tc.wantCode, tc.wantDetail)
 		}
