@@ -119,7 +119,7 @@ func jsonErrorDetail(where string, err error) string {
 		if typ.Field != "" {
 			path += "." + typ.Field
 		}
-		return fmt.Sprintf("%s: want %s, got a JSON %s", cut(path, quotedInputLenMax), jsonTypeName(typ.Type.String()), jsonValueText(typ.Value))
+		return fmt.Sprintf("%s: want %s, got a JSON %s", cut(path, quotedInputLenMax), typeWant(typ.Type), jsonValueText(typ.Value))
 	case errors.Is(err, io.EOF):
 		return where + ": empty; want a JSON object"
 	}
@@ -138,22 +138,6 @@ func jsonValueText(value string) string {
 		return "number " + cut(digits, quotedInputLenMax) + ellipsis(digits, quotedInputLenMax)
 	}
 	return cut(value, quotedInputLenMax)
-}
-
-func jsonTypeName(goType string) string {
-	switch goType {
-	case "string":
-		return "a string"
-	case "uint16":
-		return "a whole number from 0 to 65535"
-	case "uint32":
-		return "a whole number from 0 to 4294967295"
-	case "[]string":
-		return "an array of strings"
-	case "[]json.RawMessage":
-		return "an array of commands"
-	}
-	return "an object"
 }
 
 // toLedger converts a decoded command. Omitted fields are zero, and the

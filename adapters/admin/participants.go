@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -171,14 +172,28 @@ func (s *Server) putParticipant(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in := &body.BootstrapParticipant
-	if in.ID != 0 && in.ID != id {
-		writeProblem(w, newProblem(CodeInvalidRequest, "id: %d in the body, %d in the path", in.ID, id))
+	part, p := participantFromBody(id, &body)
+	if p != nil {
+		writeProblem(w, p)
 		return
 	}
-	if body.Positions != nil || body.ProgramBudgets != nil {
-		writeProblem(w, newProblem(CodeInvalidRequest, "positions, program_budgets: bootstrap-file only; fund with transfers and set limits with set_limit"))
+	res, ok := s.submitRouting(w, r, routing.Command{Op: routing.OpPutParticipant, Participant: part})
+	if !ok {
 		return
+	}
+	status, view := putAnswer(s.cfg.Routing.Routing(), part, res)
+	writeJSON(w, status, view)
+}
+
+// participantFromBody converts the body of a PUT for participant id, or
+// says every field that is wrong with it.
+func participantFromBody(id uint64, body *participantBody) (routing.Participant, *Problem) {
+	in := &body.BootstrapParticipant
+	if in.ID != 0 && in.ID != id {
+		return routing.Participant{}, newProblem(CodeInvalidRequest, "id: %d in the body, %d in the path", in.ID, id)
+	}
+	if body.Positions != nil || body.ProgramBudgets != nil {
+		return routing.Participant{}, newProblem(CodeInvalidRequest, "positions, program_budgets: bootstrap-file only; fund with transfers and set limits with set_limit")
 	}
 	in.ID = id
 	// The routing package's rule for an unknown currency repeats the code
@@ -189,28 +204,91 @@ func (s *Server) putParticipant(w http.ResponseWriter, r *http.Request) {
 	}
 	part, err := in.Participant()
 	if err != nil {
-		writeProblem(w, newProblem(CodeInvalidRequest, "%s", fieldErrorsDetail(err)))
-		return
+		return part, newProblem(CodeInvalidRequest, "%s", fieldErrorsDetail(participantErrors(in, &part, err)))
 	}
-	_, existed := s.cfg.Routing.Routing().Participant(id)
-	if !s.submitRouting(w, r, routing.Command{Op: routing.OpPutParticipant, Participant: part}) {
-		return
+	return part, nil
+}
+
+// participantErrors lists what is wrong with an entry, each field once:
+// first the required fields it leaves out, then the routing package's
+// rules it breaks. The routing package stops at a kind or connection it
+// cannot read, before its other rules; they are checked here on what it
+// converted, so that one answer names every field to fix ({} named only
+// kind and connection).
+func participantErrors(in *routing.BootstrapParticipant, part *routing.Participant, err error) []error {
+	var errs []error
+	for _, f := range []struct {
+		name    string
+		missing bool
+	}{
+		{"name", in.Name == ""}, {"kind", in.Kind == ""}, {"connection", in.Connection == ""}, {"currencies", len(in.Currencies) == 0},
+	} {
+		if f.missing {
+			errs = append(errs, &routing.FieldError{Field: f.name, Rule: "required"})
+		}
 	}
-	got, _ := s.cfg.Routing.Routing().Participant(id)
-	status := http.StatusOK
-	if !existed {
-		status = http.StatusCreated
+	errs = append(errs, routing.SplitErrors(err)...)
+	if more := part.Validate(); more != nil {
+		errs = append(errs, routing.SplitErrors(more)...)
 	}
-	writeJSON(w, status, participantView(s.cfg.Routing.Routing(), got))
+	seen := map[string]bool{}
+	return slices.DeleteFunc(errs, func(e error) bool {
+		key := e.Error()
+		var fe *routing.FieldError
+		if errors.As(e, &fe) {
+			key = fe.Field
+		}
+		dup := seen[key]
+		seen[key] = true
+		return dup
+	})
+}
+
+// putAnswer is the answer to a PUT whose command the state machine
+// applied with result res: 201 if this very command created the
+// participant, else 200, with the participant as this command left it.
+// Neither is read from the tables alone, which other commands may have
+// changed since: ten concurrent PUTs of a new participant each found no
+// participant before proposing and answered 201, each showing whatever
+// the tables held when it read them.
+//
+// The state machine answers ok both to a creation and to an update, at
+// the timestamp of the command's entry; a creation writes that timestamp
+// as the participant's created time, which never changes afterwards. So
+// this command created the participant exactly when the two are equal,
+// as long as no two entries share a timestamp (see the caveat in
+// doc.go).
+func putAnswer(st *routing.State, part routing.Participant, res routing.Result) (int, ParticipantView) {
+	current, found := st.Participant(part.ID)
+	p := part
+	switch {
+	case !found:
+		// Applied but not in the tables: a snapshot may be installing.
+		// What the command wrote is known; its status code is not.
+		p.Status, p.Created, p.Updated = routing.StatusActive, res.Timestamp, res.Timestamp
+		return http.StatusOK, participantView(st, &p)
+	case res.Code == routing.CodeOK && current.Created == res.Timestamp:
+		p.Status, p.Created, p.Updated = routing.StatusActive, res.Timestamp, res.Timestamp
+		return http.StatusCreated, participantView(st, &p)
+	case res.Code == routing.CodeOK:
+		// Updated: the status is not the command's to change; it shows
+		// as it stands.
+		p.Status, p.Created, p.Updated = current.Status, current.Created, res.Timestamp
+	default:
+		// Exists: the command changed nothing, and the fields it sent are
+		// those held.
+		p.Status, p.Created, p.Updated = current.Status, current.Created, current.Updated
+	}
+	return http.StatusOK, participantView(st, &p)
 }
 
 // fieldErrorsDetail lists the fields a participant broke, one clause each.
 // The clauses are the routing package's; each is cut at errorTextLenMax in
 // case a rule repeats more of the client's text than its currencies (cut
 // before they reach it).
-func fieldErrorsDetail(err error) string {
+func fieldErrorsDetail(errs []error) string {
 	var parts []string
-	for _, e := range routing.SplitErrors(err) {
+	for _, e := range errs {
 		var fe *routing.FieldError
 		text := e.Error()
 		if errors.As(e, &fe) {
@@ -237,7 +315,7 @@ func (s *Server) postParticipantStatus(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(CodeInvalidRequest, "status %s: want active, suspended or closed", quote(in.Status)))
 		return
 	}
-	if !s.submitRouting(w, r, routing.Command{Op: routing.OpSetStatus, Participant: routing.Participant{ID: id}, Status: st}) {
+	if _, ok := s.submitRouting(w, r, routing.Command{Op: routing.OpSetStatus, Participant: routing.Participant{ID: id}, Status: st}); !ok {
 		return
 	}
 	got, _ := s.cfg.Routing.Routing().Participant(id)
@@ -245,14 +323,14 @@ func (s *Server) postParticipantStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 // submitRouting proposes one command and answers the problem when it did
-// not succeed; true means the caller answers.
-func (s *Server) submitRouting(w http.ResponseWriter, r *http.Request, cmd routing.Command) bool {
+// not succeed; true means the caller answers, with the command's result.
+func (s *Server) submitRouting(w http.ResponseWriter, r *http.Request, cmd routing.Command) (routing.Result, bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
 	res, err := s.cfg.Routing.SubmitRouting(ctx, []routing.Command{cmd})
 	if err != nil {
 		writeProblem(w, s.problemFor(err, true))
-		return false
+		return routing.Result{}, false
 	}
 	if code := res[0].Code; !code.Succeeded() {
 		pc, ok := routingProblems[code]
@@ -261,9 +339,9 @@ func (s *Server) submitRouting(w http.ResponseWriter, r *http.Request, cmd routi
 			s.cfg.Logger.Error("admin: unexpected routing code", "op", cmd.Op, "code", code)
 		}
 		writeProblem(w, newProblem(pc, "%s refused: %s", cmd.Op, code))
-		return false
+		return routing.Result{}, false
 	}
-	return true
+	return res[0], true
 }
 
 // getRoutingState reports this node's routing tables' digest and sizes,

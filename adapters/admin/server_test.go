@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,6 +143,15 @@ func TestProblems(t *testing.T) {
 		{name: "unknown participant field", method: "PUT", path: "/admin/participants/7", body: `{"nmae":"X"}`, wantCode: CodeInvalidJSON, wantDetail: "nmae"},
 		{name: "participant name in other case", method: "PUT", path: "/admin/participants/5", body: `{"name":"W","Name":"Y","kind":"wallet","connection":"rest","currencies":["KES","UGX"]}`,
 			wantCode: CodeInvalidJSON, wantDetail: `body: unknown field "Name"; names are case-sensitive: did you mean "name"?`},
+		{name: "participant id as a string", method: "PUT", path: "/admin/participants/30001", body: `{"id":"30001"}`,
+			wantCode: CodeInvalidJSON, wantDetail: "body.id: want a whole number from 0 to 18446744073709551615, got a JSON string"},
+		{name: "program as a string", method: "PUT", path: "/admin/participants/30001", body: `{"programs":[7,"8"]}`,
+			wantCode: CodeInvalidJSON, wantDetail: "body.programs[1]: want a whole number from 0 to 65535, got a JSON string"},
+		{name: "empty participant", method: "PUT", path: "/admin/participants/30001", body: `{}`,
+			wantCode: CodeInvalidRequest, wantDetail: "name: required; kind: required; connection: required; currencies: required"},
+		{name: "participant without kind", method: "PUT", path: "/admin/participants/30001", body: `{"name":"\u0007","connection":"iso8583","currencies":["KES","XXX"]}`,
+			wantCode: CodeInvalidRequest, wantDetail: `kind: required; currencies: "XXX" is not an ISO 4217 code; name: want 1 to 64 printable characters; mac_key: required`},
+		{name: "null participant", method: "PUT", path: "/admin/participants/30001", body: `null`, wantCode: CodeInvalidJSON, wantDetail: "body: want an object, got null"},
 		{name: "huge currency", method: "PUT", path: "/admin/participants/7", body: `{"name":"X","kind":"wallet","connection":"rest","currencies":["` + strings.Repeat("Z", 60<<10) + `"]}`,
 			wantCode: CodeInvalidRequest, wantDetail: `currencies: "` + strings.Repeat("Z", quotedInputLenMax) + `..." is not an ISO 4217 code`},
 		{name: "participant name twice", method: "PUT", path: "/admin/participants/5", body: `{"name":"W","kind":"wallet","connection":"rest","currencies":["KES","UGX"],"name":"Y"}`,
@@ -434,6 +444,55 @@ func TestReadyz(t *testing.T) {
 		c := serve(t, Config{Cluster: &fakeCluster{status: tc.status}})
 		if a := c.doAuth("GET", "/readyz", "", ""); a.status != tc.want {
 			t.Errorf("%s: %d, want %d: %s", tc.name, a.status, tc.want, a.body)
+		}
+	}
+}
+
+// TestPutParticipantConcurrently: of ten PUTs of a new participant at
+// once, exactly one created it (201) and the others updated it (200), and
+// each answer shows the participant as its own command left it: its own
+// name, the one creation time, and its own update time.
+func TestPutParticipantConcurrently(t *testing.T) {
+	t.Parallel()
+	_, c := startLeader(t)
+	const puts = 10
+	answers := make([]answer, puts)
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Go(func() {
+			answers[i] = c.do("PUT", "/admin/participants/30001", fmt.Sprintf(`{"name":"Wallet %d","kind":"wallet","connection":"rest","currencies":["KES"]}`, i))
+		})
+	}
+	wg.Wait()
+	var created []ParticipantView
+	updated := map[string]bool{}
+	for i, a := range answers {
+		var v ParticipantView
+		if err := json.Unmarshal(a.body, &v); err != nil || (a.status != http.StatusCreated && a.status != http.StatusOK) {
+			t.Fatalf("PUT %d: %d %s (%v)", i, a.status, a.body, err)
+		}
+		if want := fmt.Sprintf("Wallet %d", i); v.Name != want || v.Status != "active" {
+			t.Errorf("PUT %d answered %s, %s: want its own %q, active", i, v.Name, v.Status, want)
+		}
+		if a.status == http.StatusCreated {
+			created = append(created, v)
+			if v.Updated != v.Created {
+				t.Errorf("PUT %d created the participant at %s but shows it updated at %s", i, v.Created, v.Updated)
+			}
+		} else if updated[v.Updated] {
+			t.Errorf("PUT %d shows the update time %s of another", i, v.Updated)
+		} else {
+			updated[v.Updated] = true
+		}
+	}
+	if len(created) != 1 {
+		t.Fatalf("%d PUTs answered 201, want exactly 1", len(created))
+	}
+	for i, a := range answers {
+		var v ParticipantView
+		_ = json.Unmarshal(a.body, &v)
+		if v.Created != created[0].Created {
+			t.Errorf("PUT %d shows created %s, the creation was at %s", i, v.Created, created[0].Created)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"io"
@@ -21,11 +22,12 @@ import (
 // type, and refuses any key that is not exactly a field's name and any key
 // that appears twice in one object; only then does encoding/json decode.
 
-// keyError is a body's key that decodeStrict refuses: unknown (including a
-// known name in other case), repeated, or a value that is not an object
-// where one is required. Path is where it is, below the decoded value
-// ("transfer", "" for the value itself); Msg says what is wrong, quoting
-// the client's key at most quotedInputLenMax bytes long.
+// keyError is what decodeStrict's walk refuses: a key that is unknown
+// (including a known name in other case) or repeated, or a value of
+// another JSON kind than its field takes (a string for a number, a number
+// out of the field's range). Path is where it is, below the decoded value
+// ("transfer.code", "" for the value itself); Msg says what is wrong,
+// repeating at most quotedInputLenMax bytes of the client's text.
 type keyError struct {
 	Path string
 	Msg  string
@@ -38,16 +40,21 @@ func (e *keyError) Error() string {
 	return e.Path + ": " + e.Msg
 }
 
-// rawMessageType is left to whoever decodes the raw message: the commands
-// of a request are checked one by one, so that an error names its index.
-var rawMessageType = reflect.TypeFor[json.RawMessage]()
+// Types that decode themselves. The walk leaves a json.Unmarshaler's
+// value to it (json.RawMessage is one: the commands of a request are
+// checked one by one, so that an error names its index), and holds a
+// TextUnmarshaler's to a string.
+var (
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
 
 // decodeStrict decodes exactly one JSON object into v, a pointer to a
 // struct. Every object key at every level must be exactly the JSON name
 // of a field (or any key of a map, once); unknown keys, keys in other case,
-// repeated keys, a value other than an object, and trailing data are
-// errors. The *keyError, *json.SyntaxError and *json.UnmarshalTypeError
-// it returns are for jsonErrorDetail.
+// repeated keys, a value of a kind its field does not take, a value other
+// than an object, and trailing data are errors. The *keyError and
+// *json.SyntaxError it returns are for jsonErrorDetail.
 func decodeStrict(data []byte, v any) error {
 	if err := checkKeys(data, reflect.TypeOf(v)); err != nil {
 		return err
@@ -108,10 +115,10 @@ func tokenKind(tok json.Token) string {
 }
 
 // keyWalker walks the tokens of one value. Each value's type says which
-// keys its objects may have: a struct's JSON field names, any key for a
-// map, and any key for a value whose type is unknown (nil: an interface,
-// or a JSON kind the Go type does not take, which Decode then refuses).
-// Every object refuses a repeated key.
+// JSON kinds it takes (kindMismatch) and which keys its objects may have:
+// a struct's JSON field names, or any key for a map or for a value whose
+// type is not known (nil: an interface). Every object refuses a repeated
+// key.
 type keyWalker struct {
 	dec *json.Decoder
 }
@@ -127,7 +134,7 @@ func (w *keyWalker) token() (json.Token, error) {
 // value walks the next value, of type t.
 func (w *keyWalker) value(t reflect.Type, path string) error {
 	t = derefType(t)
-	if t == rawMessageType {
+	if t != nil && reflect.PointerTo(t).Implements(jsonUnmarshalerType) {
 		var raw json.RawMessage
 		if w.dec.Decode(&raw) != nil {
 			return errNotJSON
@@ -137,6 +144,9 @@ func (w *keyWalker) value(t reflect.Type, path string) error {
 	tok, err := w.token()
 	if err != nil {
 		return err
+	}
+	if msg := kindMismatch(t, tok); msg != "" {
+		return &keyError{Path: path, Msg: msg}
 	}
 	switch tok {
 	case json.Delim('{'):
@@ -155,6 +165,85 @@ func (w *keyWalker) value(t reflect.Type, path string) error {
 		return err
 	}
 	return nil // a scalar: Decode checks that it fits t
+}
+
+// kindMismatch says what is wrong when a value starting with tok cannot
+// decode into type t, and is "" when it can (or when t is not known). Null
+// fits every type, as encoding/json leaves the field as it was.
+func kindMismatch(t reflect.Type, tok json.Token) string {
+	if t == nil || tok == nil || t.Kind() == reflect.Interface {
+		return ""
+	}
+	fits := false
+	switch tok := tok.(type) {
+	case json.Delim:
+		switch t.Kind() {
+		case reflect.Struct, reflect.Map:
+			fits = tok == '{'
+		case reflect.Slice, reflect.Array:
+			fits = tok == '['
+		}
+	case string:
+		fits = t.Kind() == reflect.String || reflect.PointerTo(t).Implements(textUnmarshalerType)
+	case bool:
+		fits = t.Kind() == reflect.Bool
+	case json.Number:
+		fits = numberFits(t, tok.String())
+	}
+	if fits {
+		return ""
+	}
+	got := tokenKind(tok)
+	if n, ok := tok.(json.Number); ok {
+		got += " " + cut(n.String(), quotedInputLenMax) + ellipsis(n.String(), quotedInputLenMax)
+	}
+	return "want " + typeWant(t) + ", got " + got
+}
+
+// numberFits reports whether the JSON number text decodes into type t.
+func numberFits(t reflect.Type, text string) bool {
+	var err error
+	switch t.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		_, err = strconv.ParseUint(text, 10, t.Bits())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		_, err = strconv.ParseInt(text, 10, t.Bits())
+	case reflect.Float32, reflect.Float64:
+		_, err = strconv.ParseFloat(text, t.Bits())
+	default:
+		return false
+	}
+	return err == nil
+}
+
+// typeWant says in the API's words what a value of type t must be.
+func typeWant(t reflect.Type) string {
+	t = derefType(t)
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "a whole number from 0 to " + strconv.FormatUint(1<<t.Bits()-1, 10)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number from " + strconv.FormatInt(-1<<(t.Bits()-1), 10) + " to " + strconv.FormatInt(1<<(t.Bits()-1)-1, 10)
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		switch elem := derefType(t.Elem()); {
+		case elem.Kind() == reflect.String:
+			return "an array of strings"
+		case elem.Kind() >= reflect.Int && elem.Kind() <= reflect.Uintptr:
+			return "an array of whole numbers"
+		case elem.Kind() == reflect.Struct || elem.Kind() == reflect.Map || elem == reflect.TypeFor[json.RawMessage]():
+			return "an array of objects"
+		}
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "a JSON value"
 }
 
 // object walks the members of an object whose '{' was read, up to and
