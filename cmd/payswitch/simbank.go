@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -86,44 +88,162 @@ outcomes by response code. Sign-off happens on the way out.`,
 	return cmd
 }
 
-// resolve checks the flags and completes the configs from them.
+// The simulator's bounds on the flags, repeated here so that an error can
+// name the flag; TestSimBankBounds holds them to the simulator's own.
+const (
+	// simParticipantMax is the largest participant number, the 11 digits
+	// of field 32.
+	simParticipantMax = 99_999_999_999
+	// simAmountMax is the largest amount field 4 (n12) carries.
+	simAmountMax = 999_999_999_999
+	// simRateMax is the highest --rate, in payments per second.
+	simRateMax = 1_000_000
+)
+
+// resolve checks every flag, naming it, and completes the configs from
+// them. It runs before anything is dialled: a flag the simulator would
+// refuse only after signing on (--rate +Inf, --amount-min above
+// --amount-max, a --payer-account field 102 cannot carry) or never (--rate
+// NaN served as a payee) stops the command here.
 func (f *simBankFlags) resolve(set *pflag.FlagSet) error {
+	errs := f.resolveBank(set)
+	errs = append(errs, f.resolveLoad(set)...)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	// The simulator's own checks, for a bound of its own the flags above
+	// do not name (such as the most payments one load may plan).
+	if err := f.bank.Validate(); err != nil {
+		return fmt.Errorf("simbank flags: %w", err)
+	}
+	if f.load.Rate > 0 {
+		if err := f.load.Validate(); err != nil {
+			return fmt.Errorf("simbank load flags: %w", err)
+		}
+	}
+	return nil
+}
+
+// resolveBank checks the flags of the bank: who it is, where the switch
+// is, how it behaves as a payee.
+func (f *simBankFlags) resolveBank(set *pflag.FlagSet) []error {
 	var errs []error
-	if !set.Changed("participant") {
-		errs = append(errs, errors.New("--participant is required"))
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	b := &f.bank
+	switch {
+	case !set.Changed("participant"):
+		bad("--participant is required")
+	case b.Participant == 0 || b.Participant > simParticipantMax:
+		bad("--participant %d: want 1 to %d", b.Participant, uint64(simParticipantMax))
 	}
 	key, err := hex.DecodeString(f.macKey)
 	if err != nil || len(key) == 0 {
-		errs = append(errs, errors.New("--mac-key must be the key in hex"))
+		bad("--mac-key must be the key in hex")
+	} else if _, err := iso8583.NewMACer(key); err != nil {
+		bad("--mac-key: %d bytes: %v", len(key), err)
 	}
-	f.bank.MACKey = key
-	if len(f.decline) != 2 {
-		errs = append(errs, fmt.Errorf("--decline-code %q is not two characters", f.decline))
+	b.MACKey = key
+	if host, port, err := net.SplitHostPort(b.SwitchAddr); err != nil || host == "" || port == "" {
+		bad("--switch %q: want host:port", b.SwitchAddr)
+	}
+	if b.Sessions < 1 || b.Sessions > simulator.SessionsMax {
+		bad("--sessions %d: want 1 to %d", b.Sessions, simulator.SessionsMax)
+	}
+	for _, p := range []struct {
+		flag  string
+		value int
+	}{{"--decline-percent", b.DeclinePercent}, {"--delay-percent", b.DelayPercent}, {"--drop-percent", b.DropPercent}} {
+		if p.value < 0 || p.value > 100 {
+			bad("%s %d: want 0 to 100", p.flag, p.value)
+		}
+	}
+	if sum := b.DeclinePercent + b.DelayPercent + b.DropPercent; sum > 100 {
+		bad("--decline-percent, --delay-percent and --drop-percent add up to %d, more than 100", sum)
+	}
+	if len(f.decline) != 2 || !isAlphanumeric(f.decline[0]) || !isAlphanumeric(f.decline[1]) {
+		bad("--decline-code %q: want two letters or digits", f.decline)
 	} else {
-		f.bank.DeclineCode = iso8583.ResponseCode(f.decline[0])<<8 | iso8583.ResponseCode(f.decline[1])
+		b.DeclineCode = iso8583.ResponseCode(f.decline[0])<<8 | iso8583.ResponseCode(f.decline[1])
+	}
+	switch {
+	case b.Delay < 0:
+		bad("--delay %v is negative", b.Delay)
+	case b.DelayPercent > 0 && b.Delay == 0:
+		bad("--delay-percent %d needs --delay", b.DelayPercent)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		errs = append(errs, fmt.Errorf("--log-level %q: %w", f.logLevel, err))
+		bad("--log-level %q: %v", f.logLevel, err)
 	}
+	return errs
+}
+
+// resolveLoad checks the flags of the payer load and builds its payees.
+// A payee or payer account must fit the field that carries it (102, 103),
+// so that no payment of the load is refused for it.
+func (f *simBankFlags) resolveLoad(set *pflag.FlagSet) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	l := &f.load
+	var m iso8583.Message
 	for _, text := range f.payees {
 		p, err := simulator.ParsePayee(text)
-		if err != nil || p.Alias != "" {
-			errs = append(errs, fmt.Errorf("--payee %q is not participant/account", text))
+		switch {
+		case err != nil || p.Alias != "":
+			bad("--payee %q is not participant/account", text)
+			continue
+		case m.SetBytes(iso8583.FieldPayeeAccount, []byte(p.Account)) != nil:
+			bad("--payee %q: the account does not fit field 103 (%s)", text, iso8583.FieldPayeeAccount.Format())
 			continue
 		}
-		f.load.Payees = append(f.load.Payees, p)
+		l.Payees = append(l.Payees, p)
 	}
 	for _, alias := range f.aliases {
-		f.load.Payees = append(f.load.Payees, simulator.Payee{Alias: alias})
+		if p, err := simulator.ParsePayee(alias); err != nil || p.Alias == "" || m.SetBytes(iso8583.FieldPayeeAccount, []byte(alias)) != nil {
+			bad("--alias %q: want type:value fitting field 103 (%s), such as msisdn:+254700000001", alias, iso8583.FieldPayeeAccount.Format())
+			continue
+		}
+		l.Payees = append(l.Payees, simulator.Payee{Alias: alias})
 	}
-	if f.load.Rate == 0 && (len(f.load.Payees) > 0 || set.Changed("count")) {
-		errs = append(errs, errors.New("--payee, --alias and --count need --rate"))
+	switch {
+	case math.IsNaN(l.Rate) || math.IsInf(l.Rate, 0) || l.Rate < 0 || l.Rate > simRateMax:
+		bad("--rate %v: want payments per second, up to %d, or 0 to serve as a payee only", l.Rate, simRateMax)
+	case l.Rate == 0 && (len(f.payees) > 0 || len(f.aliases) > 0 || set.Changed("count")):
+		bad("--payee, --alias and --count need --rate")
+	case l.Rate > 0 && len(f.payees) == 0 && len(f.aliases) == 0:
+		bad("--rate needs a --payee or an --alias")
+	case l.Rate > 0 && l.Duration == 0 && l.Count == 0:
+		bad("--rate needs --duration or --count")
 	}
-	if f.load.Rate < 0 || f.load.Duration < 0 || f.load.Count < 0 {
-		errs = append(errs, errors.New("--rate, --duration and --count cannot be negative"))
+	if l.Duration < 0 {
+		bad("--duration %v is negative", l.Duration)
 	}
-	return errors.Join(errs...)
+	if l.Count < 0 {
+		bad("--count %d is negative", l.Count)
+	}
+	if err := m.SetBytes(iso8583.FieldPayerAccount, []byte(l.PayerAccount)); err != nil {
+		bad("--payer-account %q does not fit field 102 (%s)", l.PayerAccount, iso8583.FieldPayerAccount.Format())
+	}
+	if l.Currency == 0 || l.Currency > 999 {
+		bad("--currency %d: want an ISO 4217 numeric code, 1 to 999", l.Currency)
+	}
+	switch {
+	case l.AmountMin == 0:
+		bad("--amount-min 0: want at least 1 minor unit")
+	case l.AmountMin > l.AmountMax:
+		bad("--amount-min %d is above --amount-max %d", l.AmountMin, l.AmountMax)
+	}
+	if l.AmountMax > simAmountMax {
+		bad("--amount-max %d has more than the 12 digits of field 4", l.AmountMax)
+	}
+	if l.Timeout <= 0 {
+		bad("--timeout %v: want a positive duration", l.Timeout)
+	}
+	return errs
+}
+
+func isAlphanumeric(b byte) bool {
+	return '0' <= b && b <= '9' || 'A' <= b && b <= 'Z' || 'a' <= b && b <= 'z'
 }
 
 // runSimBank signs on, drives the load or serves, and signs off.
