@@ -14,6 +14,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/payswitch/payswitch/adapters/admin"
 	"github.com/spf13/cobra"
@@ -146,19 +147,32 @@ func nodeURL(text string) (string, error) {
 	return strings.TrimSuffix(u.String(), "/"), nil
 }
 
+// adminKeyForClient finds the admin key: --admin-key, else the
+// environment, else the key file. White space around the key is dropped
+// wherever it comes from: a key set with $(cat admin.key) or pasted with
+// its newline is the same key (the server refuses keys that begin or end
+// with white space), and a newline in the Authorization header made the
+// request fail with Go's "invalid header field value". A control
+// character inside the key cannot be sent at all, and says so.
 func adminKeyForClient(f *adminFlags) (string, error) {
-	if f.key != "" {
-		return f.key, nil
+	key, source := strings.TrimSpace(f.key), "--admin-key"
+	if key == "" {
+		key, source = strings.TrimSpace(os.Getenv(adminKeyEnv)), "$"+adminKeyEnv
 	}
-	if key := os.Getenv(adminKeyEnv); key != "" {
-		return key, nil
+	var err error
+	if key == "" {
+		var data []byte
+		data, err = os.ReadFile(f.keyFile)
+		key, source = strings.TrimSpace(string(data)), f.keyFile
 	}
-	data, err := os.ReadFile(f.keyFile)
-	if err == nil && strings.TrimSpace(string(data)) != "" {
-		return strings.TrimSpace(string(data)), nil
+	if key == "" {
+		return "", fmt.Errorf("no admin key: pass --admin-key, set $%s, or point --admin-key-file at the node's admin.key (%s: %v)",
+			adminKeyEnv, f.keyFile, err)
 	}
-	return "", fmt.Errorf("no admin key: pass --admin-key, set $%s, or point --admin-key-file at the node's admin.key (%s: %v)",
-		adminKeyEnv, f.keyFile, err)
+	if i := strings.IndexFunc(key, unicode.IsControl); i >= 0 {
+		return "", fmt.Errorf("the admin key from %s contains a control character (%U at byte %d); an HTTP header cannot carry it", source, []rune(key[i:])[0], i)
+	}
+	return key, nil
 }
 
 // call sends a request and decodes the answer into out, or prints it raw
