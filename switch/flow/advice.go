@@ -182,7 +182,6 @@ func adviceMessage(t *ledger.Transfer, to uint64, stan uint32) (*iso8583.Message
 type adviceAck struct {
 	from uint64
 	id   ledger.ID
-	rrn  [12]byte // for the log
 }
 
 // adviceAckQueueMax bounds the 0430s waiting to be recorded: the answers
@@ -418,7 +417,7 @@ func (f *Flow) payerReversal(r Replier, req *iso8583.Message) {
 		f.reverseFromLedger(r, req, key)
 		return
 	}
-	if !sameMoney(req, uint64(p.req.Amount), p.req.Currency) {
+	if !sameMoney(req, p.req.Amount, p.req.Currency) {
 		f.mu.Unlock()
 		f.reply(r, req, iso8583.ResponseOriginalNotFound, nil)
 		return

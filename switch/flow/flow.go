@@ -292,7 +292,7 @@ func (f *Flow) Response(from uint64, m *iso8583.Message) {
 			return
 		}
 		select {
-		case f.acks <- adviceAck{from: from, id: id, rrn: key.RRN}:
+		case f.acks <- adviceAck{from: from, id: id}:
 		default:
 			f.m.adviceAnswersIgnored.Inc()
 		}
