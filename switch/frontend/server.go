@@ -302,18 +302,14 @@ func (srv *Server) removeSession(s *Session) {
 }
 
 // register adds signed-on s to the sessions of its participant. It fails
-// when s is closing (ErrSessionClosed) or the participant has
+// when s is closing (ErrSessionClosed), signed on already by a concurrent
+// sign-on (errSignedOnAlready, errSignedOnOther) or the participant has
 // sessionsPerParticipantMax (errSessionsMax).
 func (srv *Server) register(s *Session, a *auth) error {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if s.closing.Load() {
 		return ErrSessionClosed
-	}
-	p := srv.peers[a.participant]
-	if p == nil {
-		p = &peer{}
-		srv.peers[a.participant] = p
 	}
 	if s.registered {
 		// Two sign-ons of one session, run by two workers at once, both
@@ -323,6 +319,11 @@ func (srv *Server) register(s *Session, a *auth) error {
 			return errSignedOnAlready
 		}
 		return errSignedOnOther
+	}
+	p := srv.peers[a.participant]
+	if p == nil {
+		p = &peer{}
+		srv.peers[a.participant] = p
 	}
 	if len(p.sessions) >= sessionsPerParticipantMax {
 		return errSessionsMax
