@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 	"github.com/payswitch/payswitch/ledger"
 	"github.com/payswitch/payswitch/money"
 )
@@ -85,19 +88,106 @@ type BootstrapMandate struct {
 const bootstrapFileMax = 16 << 20
 
 // ParseBootstrap reads a participants file strictly: unknown fields are
-// errors, and every error names its line and field.
+// errors, YAML anchors and aliases are refused, and every error names its
+// line and field. The file is lexed and parsed once; the checks below run
+// on the tokens and the syntax tree before anything is decoded.
 func ParseBootstrap(data []byte) (*Bootstrap, error) {
 	if len(data) > bootstrapFileMax {
 		return nil, fmt.Errorf("%w: bootstrap file of %d bytes exceeds %d", ErrConfig, len(data), bootstrapFileMax)
 	}
-	var b Bootstrap
-	if err := yaml.UnmarshalWithOptions(data, &b, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+	tokens := lexer.Tokenize(string(data))
+	if err := refuseDeepNesting(tokens); err != nil {
+		return nil, err
+	}
+	f, err := parser.Parse(tokens, 0)
+	if err != nil {
 		return nil, fmt.Errorf("%w: bootstrap: %s", ErrConfig, yaml.FormatError(err, false, true))
+	}
+	if err := refuseAliases(f); err != nil {
+		return nil, err
+	}
+	var b Bootstrap
+	// As yaml.Unmarshal does, the first document is the file; an empty one
+	// leaves b empty, and the version check below reports it.
+	if len(f.Docs) > 0 && f.Docs[0].Body != nil {
+		if err := yaml.NodeToValue(f.Docs[0].Body, &b, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+			return nil, fmt.Errorf("%w: bootstrap: %s", ErrConfig, yaml.FormatError(err, false, true))
+		}
 	}
 	if b.Version != 1 {
 		return nil, fmt.Errorf("%w: bootstrap: %s version: want 1", ErrConfig, lineOf(data, "$.version"))
 	}
 	return &b, nil
+}
+
+// refuseDeepNesting refuses a file nested deeper than a participants file
+// ever needs, judged on the lexer's tokens before the parser sees them:
+// the parser's time and memory grow with the square of the nesting, and
+// 100,000 '[' (100 KB, well inside bootstrapFileMax) ran it out of memory.
+// Flow lists and maps ([...], {...}) are counted; block ones nest by
+// indentation, so the column of their indicators ('-', ':', '?') bounds
+// them.
+func refuseDeepNesting(tokens token.Tokens) error {
+	depth := 0
+	for _, tk := range tokens {
+		line, column := 0, 0
+		if tk.Position != nil {
+			line, column = tk.Position.Line, tk.Position.Column
+		}
+		switch tk.Type {
+		case token.SequenceStartType, token.MappingStartType:
+			depth++
+			if depth > bootstrapFlowDepthMax {
+				return fmt.Errorf("%w: bootstrap: line %d: lists and maps nested more than %d deep", ErrConfig, line, bootstrapFlowDepthMax)
+			}
+		case token.SequenceEndType, token.MappingEndType:
+			depth = max(depth-1, 0)
+		case token.SequenceEntryType, token.MappingValueType, token.MappingKeyType:
+			if depth == 0 && column > bootstrapBlockColumnMax {
+				return fmt.Errorf("%w: bootstrap: line %d: a list entry or key at column %d, beyond %d: nested too deep", ErrConfig, line, column, bootstrapBlockColumnMax)
+			}
+		}
+	}
+	return nil
+}
+
+// refuseAliases refuses YAML anchors and aliases before anything is
+// decoded. The decoder expands every alias in place, so ten nested levels
+// of ten aliases each, about a kilobyte of file, expand to ten billion
+// values and exhaust the node's memory: the file bound does not bound the
+// expansion. A participants file has no use for them; every value is
+// spelled out.
+func refuseAliases(f *ast.File) error {
+	var found anchorFinder
+	for _, doc := range f.Docs {
+		if found.node == nil {
+			ast.Walk(&found, doc)
+		}
+	}
+	if found.node == nil {
+		return nil
+	}
+	where := ""
+	if tk := found.node.GetToken(); tk != nil && tk.Position != nil {
+		where = fmt.Sprintf("line %d:", tk.Position.Line)
+	}
+	return fmt.Errorf("%w: bootstrap: %s %s: YAML anchors and aliases are not allowed in a participants file; write the value out",
+		ErrConfig, where, strings.TrimPrefix(found.node.GetPath(), "$."))
+}
+
+// anchorFinder is an ast.Visitor that stops at the first anchor or alias.
+type anchorFinder struct{ node ast.Node }
+
+func (v *anchorFinder) Visit(n ast.Node) ast.Visitor {
+	if v.node != nil {
+		return nil
+	}
+	switch n.(type) {
+	case *ast.AnchorNode, *ast.AliasNode:
+		v.node = n
+		return nil
+	}
+	return v
 }
 
 // lineOf returns "line N:" for a YAML path of data, or "" when it cannot

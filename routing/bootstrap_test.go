@@ -2,6 +2,7 @@ package routing
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -94,6 +95,86 @@ links:
 	}
 }
 
+// aliasBomb is a participants file of about a kilobyte whose aliases
+// expand to 10^10 values under currencies: ten levels, each an anchored
+// list of ten aliases of the level below.
+func aliasBomb() []byte {
+	var b strings.Builder
+	b.WriteString("version: 1\nparticipants:\n  - id: 1\n    name: A\n    kind: bank\n    connection: rest\n    currencies:\n")
+	b.WriteString("      - &c0 [KES, KES, KES, KES, KES, KES, KES, KES, KES, KES]\n")
+	for i := 1; i < 10; i++ {
+		fmt.Fprintf(&b, "      - &c%d [", i)
+		for j := range 10 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*c%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	return []byte(b.String())
+}
+
+// TestBootstrapRefusesAliases: anchors and aliases are refused before
+// anything is decoded, with the line and field of the first one. Without
+// the refusal the alias bomb runs the process out of memory.
+func TestBootstrapRefusesAliases(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"bomb", string(aliasBomb()), []string{"line 8:", "participants[0].currencies", "anchors and aliases"}},
+		{"anchor only", "version: 1\nparticipants:\n  - id: &p 1\n", []string{"line 3:", "participants[0].id", "anchors and aliases"}},
+		{"alias", "version: 1\nparticipants:\n  - id: 1\n    currencies: &k [KES]\n  - id: 2\n    currencies: *k\n", []string{"line 4:", "participants[0].currencies"}},
+		{"merge key", "version: 1\nparticipants:\n  - &base {kind: bank, connection: rest}\n  - <<: *base\n    id: 2\n", []string{"line 3:", "anchors and aliases"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseBootstrap([]byte(tc.yaml))
+			if err == nil || !errors.Is(err, ErrConfig) {
+				t.Fatalf("got %v, want a config error", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestBootstrapRefusesDeepNesting: a file nested deeper than the schema
+// ever goes is refused from its tokens, before the parser, whose work grows
+// with the square of the nesting: 100,000 '[' (100 KB) ran it out of
+// memory, and so did 100,000 nested block list entries.
+func TestBootstrapRefusesDeepNesting(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		yaml string
+		want string
+	}{
+		{"flow lists", "version: 1\nparticipants: " + strings.Repeat("[", 100_000), "line 2: lists and maps nested more than 32 deep"},
+		{"flow maps", "version: 1\nparticipants: " + strings.Repeat("{a: ", 100_000), "line 2: lists and maps nested more than 32 deep"},
+		{"block lists", "version: 1\nparticipants:\n" + strings.Repeat("- ", 100_000) + "x\n", "line 3: a list entry or key at column 129"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseBootstrap([]byte(tc.yaml))
+			if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want a config error with %q", err, tc.want)
+			}
+		})
+	}
+	// The deepest a participants file goes, in flow style, still parses.
+	ok := "version: 1\nparticipants: [{id: 1, name: A, kind: bank, connection: rest, currencies: [KES], positions: {KES: {funding: \"1.00\"}}}]\n"
+	if _, err := ParseBootstrap([]byte(ok)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bootstrapFuzzInputMax caps fuzz inputs: big enough for every shape of
+// file, small enough that each run is quick.
+const bootstrapFuzzInputMax = 64 << 10
+
 // FuzzParseBootstrap: no participants file, however broken, panics the
 // parser or the planner, and every error is a configuration error.
 func FuzzParseBootstrap(f *testing.F) {
@@ -102,9 +183,15 @@ func FuzzParseBootstrap(f *testing.F) {
 	}
 	f.Add([]byte("version: 1\nparticipants:\n  - id: 1\n    currencies: [KES]\n"))
 	f.Add([]byte("version: 1\nlinks: [{id: \"msisdn:+254700000001\", participant: 1, account: A}]\n"))
+	f.Add(aliasBomb())
+	f.Add([]byte("version: 1\nparticipants: " + strings.Repeat("[", 40)))
+	f.Add([]byte("version: 1\nparticipants:\n" + strings.Repeat("- ", 70) + "x\n"))
 	f.Add([]byte("version: 1\nmandates: [{id: M, payer: {participant: 1, account: A}, payee: {participant: 2}, currency: KES, max_per_debit: \"1.00\", period: 1h, debits_per_period: 1}]\n"))
 	tk, _ := NewTokenizer([]byte("bootstrap fuzz secret of 32 byte"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > bootstrapFuzzInputMax {
+			t.Skip()
+		}
 		b, err := ParseBootstrap(data)
 		if err != nil {
 			if !errors.Is(err, ErrConfig) {

@@ -37,6 +37,15 @@ const (
 	emailLocalLenMax = 64
 	emailLabelLenMax = 63
 
+	// bootstrapFlowDepthMax bounds how deep a participants file nests flow
+	// lists and maps ([...], {...}), and bootstrapBlockColumnMax the column
+	// of a block list entry or key, which bounds how deep block ones nest.
+	// The schema goes five deep (participants, an entry, positions, a
+	// currency, its fields), keys are short, and the YAML parser's work
+	// grows with the square of the nesting.
+	bootstrapFlowDepthMax   = 32
+	bootstrapBlockColumnMax = 128
+
 	// tokenizerSecretLenMin is the shortest cluster secret NewTokenizer
 	// accepts: as long as the HMAC-SHA256 output, so the secret is never the
 	// weak link. tokenizerSecretLenMax only stops absurd configuration.

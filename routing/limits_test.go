@@ -27,6 +27,7 @@ func TestLimits(t *testing.T) {
 		{chainHooksMax*webhookBudgetMax <= 30*time.Second, "a full chain of slow hooks still ends"},
 		{referenceLenMax < webhookResponseBytesMax, "a reference fits a response"},
 		{hookNameLenMax <= reasonLenMax, "hook names are short labels"},
+		{bootstrapFlowDepthMax >= 5 && bootstrapBlockColumnMax >= 5*8+len("debits_per_period:"), "a participants file's five levels fit the nesting bounds, even indented by 8"},
 	} {
 		if !c.ok {
 			t.Errorf("limit relation broken: %s", c.what)
