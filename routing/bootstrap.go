@@ -228,130 +228,203 @@ type Plan struct {
 
 // Plan validates b and turns it into commands. Raw identifiers are
 // tokenised with tk and names masked; neither leaves this function.
-// Every problem is reported, each with its line and field.
+// Every problem is reported, each with its line and field: those of each
+// entry alone, and those across entries that the cluster would otherwise
+// refuse only while applying (a link or mandate naming a participant that
+// is not in the file, an identifier, budget or mandate listed twice).
 func (b *Bootstrap) Plan(data []byte, tk *Tokenizer) (*Plan, error) {
-	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: bootstrap: %s %s: %s", ErrConfig, lineOf(data, path), strings.TrimPrefix(path, "$."), fmt.Sprintf(format, args...)))
+	pl := &planner{data: data, tk: tk, plan: &Plan{}, listed: map[uint64]bool{}, valid: map[uint64]*Participant{}}
+	for _, bp := range b.Participants {
+		pl.listed[bp.ID] = true
 	}
-	plan := &Plan{}
-	seen := map[uint64]bool{}
-	for i, bp := range b.Participants {
-		at := fmt.Sprintf("$.participants[%d]", i)
-		p, err := bp.participant()
+	for i := range b.Participants {
+		pl.participant(i, &b.Participants[i])
+	}
+	links := map[linkKey]int{}
+	for i := range b.Links {
+		pl.link(i, &b.Links[i], links)
+	}
+	mandates := map[string]int{}
+	for i := range b.Mandates {
+		pl.mandate(i, &b.Mandates[i], mandates)
+	}
+	if len(pl.errs) > 0 {
+		return nil, errors.Join(pl.errs...)
+	}
+	return pl.plan, nil
+}
+
+// planner carries Plan's work: the plan so far, the problems found, and
+// what the cross-entry checks need.
+type planner struct {
+	data   []byte
+	tk     *Tokenizer
+	plan   *Plan
+	errs   []error
+	listed map[uint64]bool         // every participant ID in the file, valid or not
+	valid  map[uint64]*Participant // the participants that passed their checks
+}
+
+// bad records a problem at path ("$.links[2].id"), with its line.
+func (pl *planner) bad(path, format string, args ...any) {
+	pl.errs = append(pl.errs, fmt.Errorf("%w: bootstrap: %s %s: %s", ErrConfig, lineOf(pl.data, path), strings.TrimPrefix(path, "$."), fmt.Sprintf(format, args...)))
+}
+
+// badFields records each *FieldError of err under at.
+func (pl *planner) badFields(at string, err error) {
+	for _, e := range flatten(err) {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			pl.bad(at+"."+fe.Field, "%s", fe.Rule)
+		} else {
+			pl.bad(at, "%v", e)
+		}
+	}
+}
+
+func (pl *planner) participant(i int, bp *BootstrapParticipant) {
+	at := fmt.Sprintf("$.participants[%d]", i)
+	p, err := bp.participant()
+	if err != nil {
+		pl.badFields(at, err)
+		return
+	}
+	if pl.valid[p.ID] != nil {
+		pl.bad(at+".id", "participant %d listed twice", p.ID)
+		return
+	}
+	pl.valid[p.ID] = &p
+	pl.plan.Participants = append(pl.plan.Participants, Command{Op: OpPutParticipant, Participant: p})
+	for code, pos := range sortedPositions(bp.Positions) {
+		cur, ok := money.ByCode(code)
+		if !ok || !p.Serves(cur.Numeric) {
+			pl.bad(at+".positions."+code, "not one of the participant's currencies")
+			continue
+		}
+		if pos.Funding != "" {
+			amount, err := money.ParseAmount(pos.Funding, cur)
+			if err != nil {
+				pl.bad(at+".positions."+code+".funding", "%v", err)
+			} else {
+				pl.plan.Funding = append(pl.plan.Funding, fundingTransfer(FundingID(p.ID, cur.Numeric, 0), SettlementAccount(p.ID, cur.Numeric), PositionAccount(p.ID, cur.Numeric), amount, cur.Numeric))
+			}
+		}
+		if pos.NetDebitCap != "" {
+			limit, err := money.ParseAmountAllowZero(pos.NetDebitCap, cur)
+			if err != nil {
+				pl.bad(at+".positions."+code+".net_debit_cap", "%v", err)
+			} else {
+				pl.plan.Limits = append(pl.plan.Limits, ledger.Command{Op: ledger.OpSetLimit, Account: ledger.Account{ID: PositionAccount(p.ID, cur.Numeric), Limit: ledger.Amount(limit)}})
+			}
+		}
+	}
+	type budgetKey struct{ program, currency uint16 }
+	budgets := map[budgetKey]int{}
+	for j, bb := range bp.ProgramBudgets {
+		bat := fmt.Sprintf("%s.program_budgets[%d]", at, j)
+		cur, ok := money.ByCode(bb.Currency)
+		switch {
+		case !ok || !p.Serves(cur.Numeric):
+			pl.bad(bat+".currency", "not one of the participant's currencies")
+			continue
+		case !p.HasProgram(bb.Program):
+			pl.bad(bat+".program", "not one of the participant's programs")
+			continue
+		}
+		// Both would fund the same program account under the same
+		// transfer ID: the second would answer exists and never be applied.
+		if first, dup := budgets[budgetKey{bb.Program, cur.Numeric}]; dup {
+			pl.bad(bat+".program", "program %d in %s is budgeted already at program_budgets[%d]", bb.Program, cur.Code, first)
+			continue
+		}
+		budgets[budgetKey{bb.Program, cur.Numeric}] = j
+		amount, err := money.ParseAmount(bb.Amount, cur)
 		if err != nil {
-			var fe *FieldError
-			for _, e := range flatten(err) {
-				if errors.As(e, &fe) {
-					bad(at+"."+fe.Field, "%s", fe.Rule)
-				} else {
-					bad(at, "%v", e)
-				}
-			}
+			pl.bad(bat+".amount", "%v", err)
 			continue
 		}
-		if seen[p.ID] {
-			bad(at+".id", "participant %d listed twice", p.ID)
-			continue
-		}
-		seen[p.ID] = true
-		plan.Participants = append(plan.Participants, Command{Op: OpPutParticipant, Participant: p})
-		for code, pos := range sortedPositions(bp.Positions) {
-			cur, ok := money.ByCode(code)
-			if !ok || !p.Serves(cur.Numeric) {
-				bad(at+".positions."+code, "not one of the participant's currencies")
-				continue
-			}
-			if pos.Funding != "" {
-				amount, err := money.ParseAmount(pos.Funding, cur)
-				if err != nil {
-					bad(at+".positions."+code+".funding", "%v", err)
-				} else {
-					plan.Funding = append(plan.Funding, fundingTransfer(FundingID(p.ID, cur.Numeric, 0), SettlementAccount(p.ID, cur.Numeric), PositionAccount(p.ID, cur.Numeric), amount, cur.Numeric))
-				}
-			}
-			if pos.NetDebitCap != "" {
-				limit, err := money.ParseAmountAllowZero(pos.NetDebitCap, cur)
-				if err != nil {
-					bad(at+".positions."+code+".net_debit_cap", "%v", err)
-				} else {
-					plan.Limits = append(plan.Limits, ledger.Command{Op: ledger.OpSetLimit, Account: ledger.Account{ID: PositionAccount(p.ID, cur.Numeric), Limit: ledger.Amount(limit)}})
-				}
-			}
-		}
-		for j, bb := range bp.ProgramBudgets {
-			bat := fmt.Sprintf("%s.program_budgets[%d]", at, j)
-			cur, ok := money.ByCode(bb.Currency)
-			switch {
-			case !ok || !p.Serves(cur.Numeric):
-				bad(bat+".currency", "not one of the participant's currencies")
-			case !p.HasProgram(bb.Program):
-				bad(bat+".program", "not one of the participant's programs")
-			default:
-				amount, err := money.ParseAmount(bb.Amount, cur)
-				if err != nil {
-					bad(bat+".amount", "%v", err)
-					continue
-				}
-				plan.Funding = append(plan.Funding, fundingTransfer(FundingID(p.ID, cur.Numeric, bb.Program), SettlementAccount(p.ID, cur.Numeric), ProgramAccount(p.ID, cur.Numeric, bb.Program), amount, cur.Numeric))
-			}
+		pl.plan.Funding = append(pl.plan.Funding, fundingTransfer(FundingID(p.ID, cur.Numeric, bb.Program), SettlementAccount(p.ID, cur.Numeric), ProgramAccount(p.ID, cur.Numeric, bb.Program), amount, cur.Numeric))
+	}
+}
+
+// link plans links[i]; seen maps each identifier and purpose to the first
+// entry that links it.
+func (pl *planner) link(i int, bl *BootstrapLink, seen map[linkKey]int) {
+	at := fmt.Sprintf("$.links[%d]", i)
+	id, err := ParseIdentifier(bl.ID)
+	if err != nil {
+		pl.bad(at+".id", "%v", err)
+		return
+	}
+	purpose := PurposePayment
+	switch bl.Purpose {
+	case "", "payment":
+	case "g2p":
+		purpose = PurposeG2P
+	default:
+		pl.bad(at+".purpose", "want payment or g2p")
+		return
+	}
+	ref := bl.ConsentRef
+	if ref == "" {
+		ref = "bootstrap"
+	}
+	l := Link{Token: pl.tk.Token(id), Purpose: purpose, Type: id.Type(), Participant: bl.Participant,
+		Account: bl.Account, Name: MaskName(bl.Name), ConsentRef: ref, ConsentAt: 1}
+	if err := l.Validate(); err != nil {
+		pl.badFields(at, err)
+		return
+	}
+	if !pl.listed[l.Participant] {
+		pl.bad(at+".participant", "participant %d is not one of the file's participants", l.Participant)
+		return
+	}
+	// Compared by token, so two spellings of one number are one identifier;
+	// the message names the other entry, never the identifier.
+	key := linkKey{l.Token, l.Purpose}
+	if first, dup := seen[key]; dup {
+		pl.bad(at+".id", "the same identifier and purpose as links[%d]", first)
+		return
+	}
+	seen[key] = i
+	pl.plan.Links = append(pl.plan.Links, Command{Op: OpLink, Link: l})
+}
+
+// mandate plans mandates[i]; seen maps each mandate ID to its first entry.
+func (pl *planner) mandate(i int, bm *BootstrapMandate, seen map[string]int) {
+	at := fmt.Sprintf("$.mandates[%d]", i)
+	m, field, err := bm.mandate()
+	if err != nil {
+		pl.bad(at+"."+field, "%v", err)
+		return
+	}
+	if err := m.Validate(); err != nil {
+		pl.badFields(at, err)
+		return
+	}
+	ok := true
+	for _, party := range []struct {
+		field string
+		id    uint64
+	}{{"payer", m.Payer.Participant}, {"payee", m.Payee.Participant}} {
+		if !pl.listed[party.id] {
+			pl.bad(at+"."+party.field+".participant", "participant %d is not one of the file's participants", party.id)
+			ok = false
 		}
 	}
-	for i, bl := range b.Links {
-		at := fmt.Sprintf("$.links[%d]", i)
-		id, err := ParseIdentifier(bl.ID)
-		if err != nil {
-			bad(at+".id", "%v", err)
-			continue
-		}
-		purpose := PurposePayment
-		switch bl.Purpose {
-		case "", "payment":
-		case "g2p":
-			purpose = PurposeG2P
-		default:
-			bad(at+".purpose", "want payment or g2p")
-			continue
-		}
-		ref := bl.ConsentRef
-		if ref == "" {
-			ref = "bootstrap"
-		}
-		l := Link{Token: tk.Token(id), Purpose: purpose, Type: id.Type(), Participant: bl.Participant,
-			Account: bl.Account, Name: MaskName(bl.Name), ConsentRef: ref, ConsentAt: 1}
-		if err := l.Validate(); err != nil {
-			for _, e := range flatten(err) {
-				var fe *FieldError
-				if errors.As(e, &fe) {
-					bad(at+"."+fe.Field, "%s", fe.Rule)
-				}
-			}
-			continue
-		}
-		plan.Links = append(plan.Links, Command{Op: OpLink, Link: l})
+	if payer := pl.valid[m.Payer.Participant]; payer != nil && !payer.Serves(m.Currency) {
+		pl.bad(at+".currency", "not one of the payer's currencies")
+		ok = false
 	}
-	for i, bm := range b.Mandates {
-		at := fmt.Sprintf("$.mandates[%d]", i)
-		m, field, err := bm.mandate()
-		if err != nil {
-			bad(at+"."+field, "%v", err)
-			continue
-		}
-		if err := m.Validate(); err != nil {
-			for _, e := range flatten(err) {
-				var fe *FieldError
-				if errors.As(e, &fe) {
-					bad(at+"."+fe.Field, "%s", fe.Rule)
-				}
-			}
-			continue
-		}
-		plan.Mandates = append(plan.Mandates, Command{Op: OpPutMandate, Mandate: m})
+	if first, dup := seen[m.ID]; dup {
+		pl.bad(at+".id", "mandate %s listed twice, first at mandates[%d]", m.ID, first)
+		ok = false
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if !ok {
+		return
 	}
-	return plan, nil
+	seen[m.ID] = i
+	pl.plan.Mandates = append(pl.plan.Mandates, Command{Op: OpPutMandate, Mandate: m})
 }
 
 // sortedPositions iterates positions in currency-code order, so that

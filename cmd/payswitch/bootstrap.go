@@ -48,18 +48,7 @@ func runBootstrap(ctx context.Context, node *replica.Node, plan *routing.Plan, p
 		}
 		if node.IsLeader() {
 			rep, err := plan.Apply(ctx, node)
-			var notLeader *replica.NotLeaderError
-			switch {
-			case err == nil:
-				logger.Info("bootstrap applied", "file", path, "applied", rep.Applied, "existing", rep.Existing, "skipped", len(rep.Skipped))
-				for _, s := range rep.Skipped {
-					logger.Warn("bootstrap left live state alone", "file", path, "what", s)
-				}
-				return
-			case errors.As(err, &notLeader), errors.Is(err, replica.ErrStopped), errors.Is(err, replica.ErrUnknownOutcome):
-				logger.Info("bootstrap interrupted; retrying", "file", path, "err", err)
-			default:
-				logger.Error("bootstrap failed", "file", path, "err", err)
+			if logBootstrap(logger, path, rep, err) {
 				return
 			}
 		}
@@ -69,6 +58,28 @@ func runBootstrap(ctx context.Context, node *replica.Node, plan *routing.Plan, p
 		case <-tick.C:
 		}
 	}
+}
+
+// logBootstrap logs a run of the plan and reports whether it is over
+// (applied, or failed for good) rather than to be retried. Whatever the
+// outcome, it logs what the run left alone: a run that stops at a failing
+// step has often skipped something before it that explains the failure.
+func logBootstrap(logger *slog.Logger, path string, rep routing.BootstrapReport, err error) (over bool) {
+	var notLeader *replica.NotLeaderError
+	switch {
+	case err == nil:
+		logger.Info("bootstrap applied", "file", path, "applied", rep.Applied, "existing", rep.Existing, "skipped", len(rep.Skipped))
+	case errors.As(err, &notLeader), errors.Is(err, replica.ErrStopped), errors.Is(err, replica.ErrUnknownOutcome):
+		// The next run skips the same things again and logs them then.
+		logger.Info("bootstrap interrupted; retrying", "file", path, "err", err, "applied", rep.Applied, "existing", rep.Existing, "skipped", len(rep.Skipped))
+		return false
+	default:
+		logger.Error("bootstrap failed", "file", path, "err", err, "applied", rep.Applied, "existing", rep.Existing, "skipped", len(rep.Skipped))
+	}
+	for _, s := range rep.Skipped {
+		logger.Warn("bootstrap left live state alone", "file", path, "what", s)
+	}
+	return true
 }
 
 // planApplied reports whether every participant and link of plan exists.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,7 +17,9 @@ import (
 	"time"
 
 	"github.com/payswitch/payswitch/adapters/admin"
+	"github.com/payswitch/payswitch/ledger/replica"
 	"github.com/payswitch/payswitch/ledger/replica/clustertest"
+	"github.com/payswitch/payswitch/routing"
 	"github.com/spf13/pflag"
 )
 
@@ -188,6 +192,66 @@ func TestServeBootstrapMistake(t *testing.T) {
 	err := runServe(context.Background(), io.Discard, io.Discard, f, nil)
 	if err == nil || !strings.Contains(err.Error(), "line 3: participants[0].mac_key") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestServeBootstrapCrossEntryMistake: a link to a participant that is
+// not in the file stops serve with its line, where it used to start and
+// log "bootstrap link 0: participant_unknown" and leave the mandates out.
+func TestServeBootstrapCrossEntryMistake(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.yaml")
+	file := "version: 1\nparticipants:\n  - {id: 7, name: X, kind: wallet, connection: rest, currencies: [KES]}\n" +
+		"links:\n  - {id: \"msisdn:+254700000001\", participant: 8, account: A1}\n"
+	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var f serveFlags
+	fl := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	bindServeFlags(fl, &f)
+	ports, err := clustertest.FreePorts(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = fl.Parse([]string{"--data-dir", dir, "--bootstrap", path, "--admin-key", testAdminKey,
+		"--raft-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		"--iso8583-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]), "--log-level", "warn"})
+	// Should the check miss the mistake, serve starts: stop it soon.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = runServe(ctx, io.Discard, io.Discard, f, nil)
+	if err == nil || !strings.Contains(err.Error(), "line 5: links[0].participant: participant 8 is not one of the file's participants") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestLogBootstrap: a run that fails still logs what it left alone before
+// the failing step, and only interruptions are retried.
+func TestLogBootstrap(t *testing.T) {
+	rep := routing.BootstrapReport{Applied: 2, Skipped: []string{"participant 10001: changed since; the file does not override it"}}
+	for _, tc := range []struct {
+		name    string
+		err     error
+		over    bool
+		skipped bool
+	}{
+		{"applied", nil, true, true},
+		{"failed", errors.New("bootstrap link 0: participant_not_active"), true, true},
+		{"interrupted", fmt.Errorf("bootstrap funding: %w", replica.ErrUnknownOutcome), false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&buf, nil))
+			if over := logBootstrap(logger, "p.yaml", rep, tc.err); over != tc.over {
+				t.Errorf("over = %v, want %v", over, tc.over)
+			}
+			if got := strings.Contains(buf.String(), "participant 10001: changed since"); got != tc.skipped {
+				t.Errorf("skipped logged = %v, want %v:\n%s", got, tc.skipped, buf.String())
+			}
+			if !strings.Contains(buf.String(), "applied=2") {
+				t.Errorf("no counts:\n%s", buf.String())
+			}
+		})
 	}
 }
 
