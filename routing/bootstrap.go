@@ -602,24 +602,27 @@ func (p *Plan) Apply(ctx context.Context, prop Proposer) (BootstrapReport, error
 		}
 		return nil
 	}
+	// Ledger commands go in chunks, as routing ones do: a proposer refuses
+	// a Submit beyond its bound outright, and a file with more fundings
+	// than that was never funded, on any run.
 	ledgerStep := func(what string, cmds []ledger.Command) error {
-		if len(cmds) == 0 {
-			return nil
-		}
-		res, err := prop.Submit(ctx, cmds)
-		if err != nil {
-			return fmt.Errorf("bootstrap %s: %w", what, err)
-		}
-		for i, r := range res {
-			switch {
-			case r.Code == ledger.OK:
-				rep.Applied++
-			case r.Code.Succeeded():
-				rep.Existing++
-			case strings.HasPrefix(r.Code.String(), "exists_with_different_"):
-				rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s %d: %s", what, i, r.Code))
-			default:
-				return fmt.Errorf("bootstrap %s %d: %s", what, i, r.Code)
+		for start := 0; start < len(cmds); start += bootstrapSubmitCommandsMax {
+			chunk := cmds[start:min(start+bootstrapSubmitCommandsMax, len(cmds))]
+			res, err := prop.Submit(ctx, chunk)
+			if err != nil {
+				return fmt.Errorf("bootstrap %s: %w", what, err)
+			}
+			for i, r := range res {
+				switch {
+				case r.Code == ledger.OK:
+					rep.Applied++
+				case r.Code.Succeeded():
+					rep.Existing++
+				case strings.HasPrefix(r.Code.String(), "exists_with_different_"):
+					rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s %d: %s", what, start+i, r.Code))
+				default:
+					return fmt.Errorf("bootstrap %s %d: %s", what, start+i, r.Code)
+				}
 			}
 		}
 		return nil

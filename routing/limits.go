@@ -46,6 +46,13 @@ const (
 	bootstrapFlowDepthMax   = 32
 	bootstrapBlockColumnMax = 128
 
+	// bootstrapSubmitCommandsMax is the most ledger commands (fundings,
+	// positions) that applying a participants file puts in one Submit. A
+	// replica's proposer refuses a Submit beyond its BatchCommandsMax
+	// (4096 by default) outright; 1024 is also its default
+	// BatchCommandsTarget, the entry size it is tuned for.
+	bootstrapSubmitCommandsMax = 1024
+
 	// tokenizerSecretLenMin is the shortest cluster secret NewTokenizer
 	// accepts: as long as the HMAC-SHA256 output, so the secret is never the
 	// weak link. tokenizerSecretLenMax only stops absurd configuration.

@@ -3,6 +3,8 @@ package routing
 import (
 	"testing"
 	"time"
+
+	"github.com/payswitch/payswitch/ledger"
 )
 
 // TestLimits checks how the limits relate to each other and to the
@@ -27,6 +29,7 @@ func TestLimits(t *testing.T) {
 		{chainHooksMax*webhookBudgetMax <= 30*time.Second, "a full chain of slow hooks still ends"},
 		{referenceLenMax < webhookResponseBytesMax, "a reference fits a response"},
 		{hookNameLenMax <= reasonLenMax, "hook names are short labels"},
+		{bootstrapSubmitCommandsMax <= ledger.BatchCommandsMax && bootstrapSubmitCommandsMax <= 4096, "a bootstrap submit fits a ledger batch and the proposer's default bound"},
 		{bootstrapFlowDepthMax >= 5 && bootstrapBlockColumnMax >= 5*8+len("debits_per_period:"), "a participants file's five levels fit the nesting bounds, even indented by 8"},
 	} {
 		if !c.ok {
