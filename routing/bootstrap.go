@@ -1,7 +1,6 @@
 package routing
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+	"github.com/payswitch/payswitch/internal/invariant"
 	"github.com/payswitch/payswitch/ledger"
 	"github.com/payswitch/payswitch/money"
 )
@@ -215,15 +215,49 @@ func lineOf(data []byte, path string) string {
 }
 
 // Plan is what a bootstrap file asks of the cluster, as commands: routing
-// commands (participants first, then links and mandates) and ledger
-// commands (funding transfers with IDs derived from the file, so that a
-// second run answers exists, and net debit caps).
+// commands (participants, links, mandates) and ledger commands (the
+// positions that have a net debit cap, created with it, and funding
+// transfers with IDs derived from the file, so that a second run answers
+// exists). Apply decides which of them a run proposes (see there and
+// docs/bootstrap.md).
 type Plan struct {
 	Participants []Command
 	Funding      []ledger.Command
-	Limits       []ledger.Command
-	Links        []Command
-	Mandates     []Command
+	// Limits are create_account commands of the positions with a net
+	// debit cap in the file: the cap is the account's limit from its
+	// creation, and is never set on an account that exists.
+	Limits   []ledger.Command
+	Links    []Command
+	Mandates []Command
+
+	// onboarded are the participants that Apply found absent and proposed:
+	// this run's, whose links it applies, even when a later call (after
+	// losing the lead) finds them present.
+	onboarded map[uint64]bool
+}
+
+// accountOf names a participant's account: its position (program 0) or a
+// program account in currency.
+type accountOf struct {
+	participant uint64
+	currency    uint16
+	program     uint16
+}
+
+// derivedAccount reads whose account id is, from the layout of AccountID.
+func derivedAccount(id ledger.ID) accountOf {
+	return accountOf{participant: id.Lo(), currency: uint16(id.Hi() >> 24), program: uint16(id.Hi())}
+}
+
+func (a accountOf) String() string {
+	code := fmt.Sprintf("currency %d", a.currency)
+	if c, ok := money.ByNumeric(a.currency); ok {
+		code = c.Code
+	}
+	if a.program != 0 {
+		return fmt.Sprintf("participant %d %s program %d", a.participant, code, a.program)
+	}
+	return fmt.Sprintf("participant %d %s position", a.participant, code)
 }
 
 // Plan validates b and turns it into commands. Raw identifiers are
@@ -314,7 +348,11 @@ func (pl *planner) participant(i int, bp *BootstrapParticipant) {
 			if err != nil {
 				pl.bad(at+".positions."+code+".net_debit_cap", "%v", err)
 			} else {
-				pl.plan.Limits = append(pl.plan.Limits, ledger.Command{Op: ledger.OpSetLimit, Account: ledger.Account{ID: PositionAccount(p.ID, cur.Numeric), Limit: ledger.Amount(limit)}})
+				// The position exactly as onboarding creates it (which then
+				// finds it and leaves it), with the cap as its limit.
+				pos := p.account(PositionAccount(p.ID, cur.Numeric))
+				pos.Limit = ledger.Amount(limit)
+				pl.plan.Limits = append(pl.plan.Limits, ledger.Command{Op: ledger.OpCreateAccount, Account: pos})
 			}
 		}
 	}
@@ -556,103 +594,13 @@ func fundingTransfer(id, debit, credit ledger.ID, amount uint64, currency uint16
 	return ledger.Command{Op: ledger.OpCreateTransfer, Transfer: ledger.Transfer{ID: id, DebitAccount: debit, CreditAccount: credit, Amount: ledger.Amount(amount), Currency: currency}}
 }
 
-// Proposer is what applying a plan needs of the cluster: the leader's
-// Submit for ledger commands and SubmitRouting for routing ones.
-type Proposer interface {
-	Submit(ctx context.Context, cmds []ledger.Command) ([]ledger.Result, error)
-	SubmitRouting(ctx context.Context, cmds []Command) ([]Result, error)
-	// Routing is the leader's tables, read to leave alone the participants
-	// that exist already.
-	Routing() *State
-}
-
-// BootstrapReport counts what applying a plan did. Skipped lists what the
-// cluster already held differently (a participant updated since, a link
-// moved by its holder, a funding amount edited in the file): bootstrap
-// never overrides live state, it says so.
-type BootstrapReport struct {
-	Applied, Existing int
-	Skipped           []string
-}
-
-// Apply proposes the plan in order: participants (with their accounts),
-// funding, limits, links, mandates. It stops at the first command that
-// fails outright and returns what it did so far.
-func (p *Plan) Apply(ctx context.Context, prop Proposer) (BootstrapReport, error) {
-	var rep BootstrapReport
-	routingStep := func(what string, cmds []Command, tolerate ...Code) error {
-		for start := 0; start < len(cmds); start += EntryCommandsMax {
-			chunk := cmds[start:min(start+EntryCommandsMax, len(cmds))]
-			res, err := prop.SubmitRouting(ctx, chunk)
-			if err != nil {
-				return fmt.Errorf("bootstrap %s: %w", what, err)
-			}
-			for i, r := range res {
-				switch {
-				case r.Code == CodeOK:
-					rep.Applied++
-				case r.Code == CodeExists:
-					rep.Existing++
-				case slices.Contains(tolerate, r.Code):
-					rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s %d: %s", what, start+i, r.Code))
-				default:
-					return fmt.Errorf("bootstrap %s %d: %s", what, start+i, r.Code)
-				}
-			}
-		}
-		return nil
-	}
-	// Ledger commands go in chunks, as routing ones do: a proposer refuses
-	// a Submit beyond its bound outright, and a file with more fundings
-	// than that was never funded, on any run.
-	ledgerStep := func(what string, cmds []ledger.Command) error {
-		for start := 0; start < len(cmds); start += bootstrapSubmitCommandsMax {
-			chunk := cmds[start:min(start+bootstrapSubmitCommandsMax, len(cmds))]
-			res, err := prop.Submit(ctx, chunk)
-			if err != nil {
-				return fmt.Errorf("bootstrap %s: %w", what, err)
-			}
-			for i, r := range res {
-				switch {
-				case r.Code == ledger.OK:
-					rep.Applied++
-				case r.Code.Succeeded():
-					rep.Existing++
-				case strings.HasPrefix(r.Code.String(), "exists_with_different_"):
-					rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s %d: %s", what, start+i, r.Code))
-				default:
-					return fmt.Errorf("bootstrap %s %d: %s", what, start+i, r.Code)
-				}
-			}
-		}
-		return nil
-	}
-	var fresh []Command
-	for _, c := range p.Participants {
-		old, ok := prop.Routing().Participant(c.Participant.ID)
-		switch {
-		case !ok:
-			fresh = append(fresh, c)
-		case old.sameClientFields(&c.Participant):
-			rep.Existing++
-		default:
-			rep.Skipped = append(rep.Skipped, fmt.Sprintf("participant %d: changed since; the file does not override it", c.Participant.ID))
+// account returns p's derived account id, as onboarding creates it.
+func (p *Participant) account(id ledger.ID) ledger.Account {
+	for _, a := range p.accounts() {
+		if a.ID == id {
+			return a
 		}
 	}
-	if err := routingStep("participant", fresh, CodeParticipantClosed); err != nil {
-		return rep, err
-	}
-	if err := ledgerStep("funding", p.Funding); err != nil {
-		return rep, err
-	}
-	if err := ledgerStep("limit", p.Limits); err != nil {
-		return rep, err
-	}
-	if err := routingStep("link", p.Links, CodeLinkExists, CodeParticipantNotActive); err != nil {
-		return rep, err
-	}
-	if err := routingStep("mandate", p.Mandates, CodeMandateExists); err != nil {
-		return rep, err
-	}
-	return rep, nil
+	invariant.Always(false, "routing: participant %d has no account %s", p.ID, id)
+	return ledger.Account{}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/payswitch/payswitch/ledger/replica"
+	"github.com/payswitch/payswitch/ledger/store"
 	"github.com/payswitch/payswitch/routing"
 )
 
@@ -35,14 +36,16 @@ func loadBootstrap(path string, tokens *routing.Tokenizer) (*routing.Plan, error
 const bootstrapPoll = 250 * time.Millisecond
 
 // runBootstrap applies plan once this node leads. A node that does not
-// lead waits: when every participant of the file exists, another node
-// applied it and there is nothing left to do. Failures are logged, and
-// retried while they are about leadership.
+// lead waits: when everything of the file that a leader applies exists
+// (planApplied), another node applied it and there is nothing left to do.
+// Failures are logged, and retried while they are about leadership: the
+// same plan resumes, and still counts the participants it onboarded
+// before as its own.
 func runBootstrap(ctx context.Context, node *replica.Node, plan *routing.Plan, path string, logger *slog.Logger) {
 	tick := time.NewTicker(bootstrapPoll)
 	defer tick.Stop()
 	for {
-		if !node.IsLeader() && planApplied(node.Routing(), plan) {
+		if !node.IsLeader() && planApplied(node, plan) {
 			logger.Info("bootstrap already applied by the leader", "file", path)
 			return
 		}
@@ -82,17 +85,45 @@ func logBootstrap(logger *slog.Logger, path string, rep routing.BootstrapReport,
 	return true
 }
 
-// planApplied reports whether every participant and link of plan exists.
-func planApplied(st *routing.State, plan *routing.Plan) bool {
+// planApplied reports whether another node has applied plan: every
+// participant and mandate of it exists, and every funding whose account
+// exists has been made. Links are not checked: they go in with their
+// participant, and an identifier may be absent because its holder unlinked
+// it since.
+func planApplied(node *replica.Node, plan *routing.Plan) bool {
+	st := node.Routing()
 	for _, c := range plan.Participants {
 		if _, ok := st.Participant(c.Participant.ID); !ok {
 			return false
 		}
 	}
-	for _, c := range plan.Links {
-		if _, ok := st.Lookup(c.Link.Token, c.Link.Purpose); !ok {
+	for _, c := range plan.Mandates {
+		if _, ok := st.Mandate(c.Mandate.ID); !ok {
 			return false
 		}
 	}
-	return true
+	funded := true
+	err := node.Local(func(s *store.Store) error {
+		for _, c := range plan.Funding {
+			_, made, err := s.Transfer(c.Transfer.ID)
+			if err != nil {
+				return err
+			}
+			if made {
+				continue
+			}
+			// The leader leaves out a funding of an account the file did
+			// not create (a currency the participant lacks): so does this.
+			_, exists, err := s.Account(c.Transfer.CreditAccount)
+			if err != nil {
+				return err
+			}
+			if exists {
+				funded = false
+				return nil
+			}
+		}
+		return nil
+	})
+	return err == nil && funded
 }

@@ -177,6 +177,76 @@ func TestServeBootstrap(t *testing.T) {
 	}
 }
 
+// TestServeBootstrapLeavesOperatorChanges: the operator sets Alpha Bank's
+// net debit cap to 0.00 with the admin API's set_limit; a bank is added to
+// the file and the node restarted. The new bank is onboarded with its cap
+// and funding, and Alpha Bank's cap stays 0.00: re-applying the file used
+// to set every cap in it again.
+func TestServeBootstrapLeavesOperatorChanges(t *testing.T) {
+	dir := t.TempDir()
+	example, err := os.ReadFile("../../deploy/examples/participants.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "participants.yaml")
+	if err := os.WriteFile(file, example, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, stop := startServe(t, dir, "--bootstrap", file)
+	alpha := positionOf(t, base, "10001", "the bootstrap to onboard Alpha Bank")
+	var acct admin.AccountView
+	waitUntil(t, 10*time.Second, "Alpha Bank's funding and cap", func() bool {
+		return adminCall(t, "GET", base+"/admin/ledger/accounts/"+alpha, nil, &acct) == 200 &&
+			acct.CreditsPosted == "5000000.00" && acct.Limit == "250000.00"
+	})
+	setLimit := map[string]any{"commands": []map[string]any{{"op": "set_limit",
+		"account": map[string]string{"id": alpha, "currency": "KES", "limit": "0.00"}}}}
+	var res struct {
+		Results []admin.ResultView `json:"results"`
+	}
+	if code := adminCall(t, "POST", base+"/admin/ledger/commands", setLimit, &res); code != 200 || len(res.Results) != 1 || res.Results[0].Code != "ok" {
+		t.Fatalf("set_limit: %d %+v", code, res)
+	}
+	stop()
+
+	gamma := "  - id: 10003\n    name: Gamma Bank\n    kind: bank\n    connection: iso8583\n    currencies: [KES]\n" +
+		"    mac_key: " + strings.Repeat("03", 32) + "\n    positions:\n      KES: {funding: \"1000.00\", net_debit_cap: \"500.00\"}\n"
+	grown := strings.Replace(string(example), "\nlinks:\n", "\n"+gamma+"links:\n", 1)
+	if grown == string(example) {
+		t.Fatal("the example has no links section to add a bank before")
+	}
+	if err := os.WriteFile(file, []byte(grown), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, stop = startServe(t, dir, "--bootstrap", file)
+	defer stop()
+	gammaPos := positionOf(t, base, "10003", "the bootstrap to onboard Gamma Bank")
+	waitUntil(t, 10*time.Second, "Gamma Bank's funding and cap", func() bool {
+		return adminCall(t, "GET", base+"/admin/ledger/accounts/"+gammaPos, nil, &acct) == 200 &&
+			acct.CreditsPosted == "1000.00" && acct.Limit == "500.00"
+	})
+	if code := adminCall(t, "GET", base+"/admin/ledger/accounts/"+alpha, nil, &acct); code != 200 || acct.Limit != "0.00" || acct.CreditsPosted != "5000000.00" {
+		t.Fatalf("Alpha Bank's position after the restart: %d %+v; want the operator's cap of 0.00, funded once", code, acct)
+	}
+}
+
+// positionOf waits for participant id and returns its position's account
+// ID.
+func positionOf(t *testing.T, base, id, what string) string {
+	t.Helper()
+	var pv admin.ParticipantView
+	waitUntil(t, 15*time.Second, what, func() bool {
+		return adminCall(t, "GET", base+"/admin/participants/"+id, nil, &pv) == 200
+	})
+	for _, a := range pv.Accounts {
+		if a.Kind == "position" {
+			return a.ID
+		}
+	}
+	t.Fatalf("participant %s has no position: %+v", id, pv)
+	return ""
+}
+
 // TestServeBootstrapMistake: a bad file stops serve before it starts,
 // naming the line and the field.
 func TestServeBootstrapMistake(t *testing.T) {
