@@ -115,7 +115,7 @@ func ParseBootstrap(data []byte) (*Bootstrap, error) {
 		}
 	}
 	if b.Version != 1 {
-		return nil, fmt.Errorf("%w: bootstrap: %s version: want 1", ErrConfig, lineOf(data, "$.version"))
+		return nil, fmt.Errorf("%w: bootstrap: %s version: want 1", ErrConfig, lineOf(parseForLines(data), "$.version"))
 	}
 	return &b, nil
 }
@@ -190,13 +190,21 @@ func (v *anchorFinder) Visit(n ast.Node) ast.Visitor {
 	return v
 }
 
-// lineOf returns "line N:" for a YAML path of data, or "" when it cannot
-// tell, so that a semantic error can point at the line like a syntax one.
-// A path that is not in the file (a required field left out) points at
-// the nearest enclosing entry that is.
-func lineOf(data []byte, path string) string {
+// parseForLines parses data for lineOf, or returns nil when it cannot.
+func parseForLines(data []byte) *ast.File {
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// lineOf returns "line N:" for a YAML path of the parsed file f, or ""
+// when it cannot tell, so that a semantic error can point at the line like
+// a syntax one. A path that is not in the file (a required field left out)
+// points at the nearest enclosing entry that is.
+func lineOf(f *ast.File, path string) string {
+	if f == nil {
 		return ""
 	}
 	for path != "$" && path != "" {
@@ -291,17 +299,25 @@ func (b *Bootstrap) Plan(data []byte, tk *Tokenizer) (*Plan, error) {
 // planner carries Plan's work: the plan so far, the problems found, and
 // what the cross-entry checks need.
 type planner struct {
-	data   []byte
-	tk     *Tokenizer
-	plan   *Plan
-	errs   []error
+	data []byte
+	tk   *Tokenizer
+	plan *Plan
+	errs []error
+	// lines is the file parsed for lineOf, once parsed is set.
+	lines  *ast.File
+	parsed bool
 	listed map[uint64]bool         // every participant ID in the file, valid or not
 	valid  map[uint64]*Participant // the participants that passed their checks
 }
 
-// bad records a problem at path ("$.links[2].id"), with its line.
+// bad records a problem at path ("$.links[2].id"), with its line. The
+// file is parsed for the lines once, at the first problem: a file with
+// thousands of mistakes parsed it once per mistake.
 func (pl *planner) bad(path, format string, args ...any) {
-	pl.errs = append(pl.errs, fmt.Errorf("%w: bootstrap: %s %s: %s", ErrConfig, lineOf(pl.data, path), strings.TrimPrefix(path, "$."), fmt.Sprintf(format, args...)))
+	if !pl.parsed {
+		pl.lines, pl.parsed = parseForLines(pl.data), true
+	}
+	pl.errs = append(pl.errs, fmt.Errorf("%w: bootstrap: %s %s: %s", ErrConfig, lineOf(pl.lines, path), strings.TrimPrefix(path, "$."), fmt.Sprintf(format, args...)))
 }
 
 // badFields records each *FieldError of err under at.
