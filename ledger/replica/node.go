@@ -40,6 +40,13 @@ type Node struct {
 
 	runOnce sync.Once
 	stopped chan struct{}
+
+	// openedIndex and openedDigest are the store's state when Open had
+	// recovered it and before Raft started: Raft replicates to a follower
+	// from then on, so AppliedIndex may already be past it when Open
+	// returns.
+	openedIndex  uint64
+	openedDigest ledger.Digest
 }
 
 // Open opens the node's state in cfg.Dir, bootstrapping a new cluster when
@@ -108,6 +115,7 @@ func Open(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("replica: bootstrap: %w", err)
 		}
 	}
+	n.openedIndex, n.openedDigest = n.AppliedIndex(), n.Digest()
 	if n.raft, err = raft.NewRaft(rc, n.fsm, compactedLog{n.wal}, n.wal, snaps, n.transport); err != nil {
 		closeAll()
 		return nil, err
