@@ -107,10 +107,11 @@ func ParseBootstrap(data []byte) (*Bootstrap, error) {
 		return nil, err
 	}
 	var b Bootstrap
-	// As yaml.Unmarshal does, the first document is the file; an empty one
-	// leaves b empty, and the version check below reports it.
-	if len(f.Docs) > 0 && f.Docs[0].Body != nil {
-		if err := yaml.NodeToValue(f.Docs[0].Body, &b, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+	// As yaml.Unmarshal does, the first document is the file, after any
+	// directives (%YAML 1.2, %TAG) before it; an empty one leaves b empty,
+	// and the version check below reports it.
+	if body := firstBody(f); body != nil {
+		if err := yaml.NodeToValue(body, &b, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
 			return nil, fmt.Errorf("%w: bootstrap: %s", ErrConfig, yaml.FormatError(err, false, true))
 		}
 	}
@@ -118,6 +119,20 @@ func ParseBootstrap(data []byte) (*Bootstrap, error) {
 		return nil, fmt.Errorf("%w: bootstrap: %s version: want 1", ErrConfig, lineOf(parseForLines(data), "$.version"))
 	}
 	return &b, nil
+}
+
+// firstBody is the body of the first document of f that is not a
+// directive, or nil.
+func firstBody(f *ast.File) ast.Node {
+	for _, d := range f.Docs {
+		if d.Body == nil {
+			return nil
+		}
+		if _, directive := d.Body.(*ast.DirectiveNode); !directive {
+			return d.Body
+		}
+	}
+	return nil
 }
 
 // refuseDeepNesting refuses a file nested deeper than a participants file

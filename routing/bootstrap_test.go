@@ -243,3 +243,25 @@ func FuzzParseBootstrap(f *testing.F) {
 		}
 	})
 }
+
+// TestBootstrapDirectives: a file may start with YAML directives and a
+// document marker, as YAML allows; the example parses the same with them.
+func TestBootstrapDirectives(t *testing.T) {
+	data, err := os.ReadFile("../deploy/examples/participants.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := ParseBootstrap(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, header := range []string{"%YAML 1.2\n---\n", "%TAG !e! tag:example.com,2026:\n---\n", "---\n"} {
+		b, err := ParseBootstrap(append([]byte(header), data...))
+		if err != nil {
+			t.Fatalf("with %q: %v", header, err)
+		}
+		if b.Version != plain.Version || len(b.Participants) != len(plain.Participants) {
+			t.Fatalf("with %q: version %d, %d participants; want %d, %d", header, b.Version, len(b.Participants), plain.Version, len(plain.Participants))
+		}
+	}
+}
