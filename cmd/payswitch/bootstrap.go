@@ -98,7 +98,13 @@ func planApplied(node *replica.Node, plan *routing.Plan) bool {
 		}
 	}
 	for _, c := range plan.Mandates {
-		if _, ok := st.Mandate(c.Mandate.ID); !ok {
+		if _, ok := st.Mandate(c.Mandate.ID); ok {
+			continue
+		}
+		// The leader leaves out a mandate whose payer no longer serves
+		// its currency (routing's leftAlone): so does this, or a node
+		// that does not lead would wait for it for good.
+		if payer, ok := st.Participant(c.Mandate.Payer.Participant); !ok || payer.Serves(c.Mandate.Currency) {
 			return false
 		}
 	}

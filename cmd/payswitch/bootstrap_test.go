@@ -335,3 +335,47 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestPlanAppliedMandateLeftAlone: a node that does not lead counts a
+// mandate the leader left alone (its payer does not serve the currency) as
+// applied, so it stops waiting; a mandate simply not made yet it does not.
+func TestPlanAppliedMandateLeftAlone(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	node, err := replica.Open(replica.Config{NodeID: "n1", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- node.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(10 * time.Second); !node.IsLeader(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no leader")
+		}
+	}
+	tk, err := routing.NewTokenizer([]byte("bootstrap test secret of 32 byte"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := loadBootstrap("../../deploy/examples/participants.yaml", tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.Apply(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	if !planApplied(node, plan) {
+		t.Fatal("the applied example is not counted as applied")
+	}
+	absent := *plan
+	absent.Mandates = []routing.Command{plan.Mandates[0]}
+	absent.Mandates[0].Mandate.ID = "MND-NOT-YET"
+	if planApplied(node, &absent) {
+		t.Fatal("a mandate not made yet, in a currency its payer serves, counts as applied")
+	}
+	absent.Mandates[0].Mandate.Currency = 840 // its payer serves no USD
+	if !planApplied(node, &absent) {
+		t.Fatal("a mandate the leader leaves alone keeps a follower waiting")
+	}
+}
