@@ -198,6 +198,10 @@ type Result struct {
 	Code Code
 	// Timestamp is when the state machine applied it (ns).
 	Timestamp uint64
+	// Created is set when an OpPutParticipant created its participant
+	// (rather than updating one): only the command that did says so,
+	// however many were proposed at once.
+	Created bool
 }
 
 // Entry framing. A routing entry shares the Raft log with the ledger's

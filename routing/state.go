@@ -297,7 +297,9 @@ func (s *State) Apply(timestamp uint64, cmds []Command, accounts AccountReader) 
 		return nil, err
 	}
 	for i := range cmds {
-		s.out.Results = append(s.out.Results, Result{Code: a.apply(&cmds[i]), Timestamp: timestamp})
+		a.createdParticipant = false
+		code := a.apply(&cmds[i])
+		s.out.Results = append(s.out.Results, Result{Code: code, Timestamp: timestamp, Created: a.createdParticipant})
 	}
 	slices.SortFunc(s.out.Writes, func(x, y Write) int { return bytes.Compare(x.Key, y.Key) })
 	s.out.Digest = s.digest
@@ -309,6 +311,9 @@ type applier struct {
 	now      uint64
 	accounts AccountReader
 	existing map[ledger.ID]ledger.Account
+	// createdParticipant is set by the command being applied when it
+	// created a participant (Result.Created).
+	createdParticipant bool
 }
 
 // readAccounts reads every derived account that a participant command of
@@ -399,6 +404,7 @@ func (a *applier) putParticipant(c *Command) Code {
 		a.s.out.Accounts = append(a.s.out.Accounts, ledger.Command{Op: ledger.OpCreateAccount, Account: accs[i]})
 	}
 	a.storeParticipant(&p, old)
+	a.createdParticipant = !exists
 	return CodeOK
 }
 

@@ -435,3 +435,29 @@ func TestOutbox(t *testing.T) {
 	}
 	checkReload(t, s, f)
 }
+
+// TestPutParticipantCreated: only the command that created a participant
+// says so, even when two entries share a timestamp (a new leader's clock
+// may lag) or one entry holds two puts.
+func TestPutParticipantCreated(t *testing.T) {
+	s, f := NewState(), newFakeLedger()
+	const ts = 5_000e9
+	first := apply(t, s, f, ts, Command{Op: OpPutParticipant, Participant: bank(40001, kes)})
+	renamed := bank(40001, kes)
+	renamed.Name = "Bank 40001, renamed"
+	second := apply(t, s, f, ts, Command{Op: OpPutParticipant, Participant: renamed})
+	if first[0].Code != CodeOK || !first[0].Created {
+		t.Fatalf("the creation: %+v", first[0])
+	}
+	if second[0].Code != CodeOK || second[0].Created {
+		t.Fatalf("the update at the same timestamp: %+v", second[0])
+	}
+	both := apply(t, s, f, ts+1, Command{Op: OpPutParticipant, Participant: bank(40002, kes)},
+		Command{Op: OpPutParticipant, Participant: func() Participant { p := bank(40002, kes); p.Name = "other"; return p }()})
+	if !both[0].Created || both[1].Created || both[1].Code != CodeOK {
+		t.Fatalf("two puts in one entry: %+v", both)
+	}
+	if again := apply(t, s, f, ts+2, Command{Op: OpPutParticipant, Participant: bank(40002, kes)}); again[0].Created {
+		t.Fatalf("a put of what exists: %+v", again[0])
+	}
+}

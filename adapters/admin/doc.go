@@ -52,14 +52,4 @@
 // proposing. The check reads this node's store (an account's currency never
 // changes); an account created concurrently by another request after the
 // check is the one case it cannot see.
-//
-// PUT /admin/participants/{id} answers 201 when its own command created
-// the participant: the state machine's result is ok for a creation and an
-// update alike, so the server compares the participant's created time with
-// the result's timestamp. Entry timestamps are unique except in one case:
-// the replica clamps a routing entry's timestamp past the ledger's last
-// one, which advances only when an entry creates ledger accounts, so after
-// a change to a leader whose clock lags, a creation whose accounts already
-// existed and a concurrent update could share a timestamp and both answer
-// 201.
 package admin

@@ -252,12 +252,8 @@ func participantErrors(in *routing.BootstrapParticipant, part *routing.Participa
 // participant before proposing and answered 201, each showing whatever
 // the tables held when it read them.
 //
-// The state machine answers ok both to a creation and to an update, at
-// the timestamp of the command's entry; a creation writes that timestamp
-// as the participant's created time, which never changes afterwards. So
-// this command created the participant exactly when the two are equal,
-// as long as no two entries share a timestamp (see the caveat in
-// doc.go).
+// The state machine answers ok both to a creation and to an update, and
+// says which (Result.Created).
 func putAnswer(st *routing.State, part routing.Participant, res routing.Result) (int, ParticipantView) {
 	current, found := st.Participant(part.ID)
 	p := part
@@ -267,7 +263,7 @@ func putAnswer(st *routing.State, part routing.Participant, res routing.Result) 
 		// What the command wrote is known; its status code is not.
 		p.Status, p.Created, p.Updated = routing.StatusActive, res.Timestamp, res.Timestamp
 		return http.StatusOK, participantView(st, &p)
-	case res.Code == routing.CodeOK && current.Created == res.Timestamp:
+	case res.Code == routing.CodeOK && res.Created:
 		p.Status, p.Created, p.Updated = routing.StatusActive, res.Timestamp, res.Timestamp
 		return http.StatusCreated, participantView(st, &p)
 	case res.Code == routing.CodeOK:
