@@ -48,6 +48,8 @@
 // it survives restarts and leader changes; the leader sends it at once,
 // then again with a doubling wait (1 s up to a minute), and at once when
 // the participant signs on again, until a 0430 acknowledges it (advice.go).
+// Only a 0430 for an advice owed to its sender is recorded, and those are
+// recorded in batches by one goroutine (one Raft entry for up to 1,024).
 // A participant owed Config.AdvicesOwedMax advices (default 10,000) gets
 // no new payments until it acknowledges some: each is answered 91 before
 // any money is reserved, which bounds the outbox.
@@ -59,10 +61,13 @@
 //
 // # Payer reversals, late answers, pulls
 //
-// A payer's 0420 for a payment in progress voids it (the 0200 is answered
-// 05, the 0420 00) and owes the payee an advice; for a posted payment it
-// is answered 12 (instant payments are irrevocable: a refund is a new
-// payment); for a payment already void, 00; for an unknown one, 25. A
+// A payer's 0420 for a payment forwarded and awaiting its answer voids it
+// (the 0200 is answered 05, the 0420 00) and owes the payee an advice; one
+// for a payment in progress but not yet forwarded, or whose answer is being
+// settled, waits for the payment's outcome and is answered from the
+// ledger. For a posted payment it is answered 12 (instant payments are
+// irrevocable: a refund is a new payment); for a payment already void, 00;
+// for an unknown one, or one whose amount or currency differs, 25. A
 // payee's 0210 after the deadline is logged, counted and changes nothing.
 // A pull (processing 000000) comes from the payee's bank with the payer's
 // bank in 100 and the mandate in 48: the mandate is checked by the router
