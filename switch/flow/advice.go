@@ -418,8 +418,12 @@ func (f *Flow) payerReversal(r Replier, req *iso8583.Message) {
 		return
 	}
 	if !sameMoney(req, p.req.Amount, p.req.Currency) {
+		// Not this request's reversal. It may still be the reversal of
+		// the payment the ledger holds under the key, when the request in
+		// progress is a conflicting one (it will get 94): the ledger
+		// answers, and checks the money itself.
 		f.mu.Unlock()
-		f.reply(r, req, iso8583.ResponseOriginalNotFound, nil)
+		f.reverseFromLedger(r, req, key)
 		return
 	}
 	target, fwdAt, timer := p.target, p.fwdAt, p.timer

@@ -713,3 +713,46 @@ func TestAdviceAnswersBatched(t *testing.T) {
 		t.Fatalf("%d 0430s took %d log entries", n, entries)
 	}
 }
+
+// TestReversalBesideAConflictingRequest: while a conflicting 0200 (same
+// 32 + 37, another amount) is in progress, the bank's 0420 for the posted
+// payment under that key gets 12 from the ledger, not 25.
+func TestReversalBesideAConflictingRequest(t *testing.T) {
+	var hold atomic.Bool
+	held := make(chan struct{})
+	hook := routing.HookFunc(func(ctx context.Context, req routing.Request) (routing.Decision, error) {
+		if hold.Load() {
+			<-held
+		}
+		return routing.Decision{Allow: true}, nil
+	})
+	fx := newFixtureWith(t, 5*time.Second, true, func(c *Config) {
+		tk, _ := routing.NewTokenizer(bytes.Repeat([]byte("k"), 32))
+		lim, _ := routing.NewLimiter(routing.LimiterConfig{})
+		audit, _ := routing.NewAuditRing(1024)
+		r, err := routing.NewRouter(routing.RouterConfig{State: c.Node.Routing(), Tokenizer: tk, Limiter: lim, Auditor: audit, Consent: hook})
+		must(t, err)
+		c.Router = r
+	})
+	req := fx.payment(beta, "0020000009", 900)
+	fx.flow.Request(fx.payer, req)
+	fx.answer(beta, fx.forwarded(beta), iso8583.ResponseApproved)
+	wantCode(t, fx.reply(), iso8583.ResponseApproved)
+
+	hold.Store(true)
+	conflicting := *req
+	conflicting.Amount = 901
+	fx.flow.Request(fx.payer, &conflicting)
+	waitFor(t, "the conflicting request to be in progress", func() bool {
+		fx.flow.mu.Lock()
+		defer fx.flow.mu.Unlock()
+		return fx.flow.inflight[mustKey(t, req)] != nil
+	})
+	rev := *req
+	rev.MTI = iso8583.MTIReversalAdvice
+	must(t, rev.SetOriginal(iso8583.OriginalOf(req)))
+	fx.flow.Request(fx.payer, &rev)
+	wantCode(t, fx.reply(), iso8583.ResponseInvalidTransaction) // the 0430: posted, irrevocable
+	close(held)
+	wantCode(t, fx.reply(), iso8583.ResponseDuplicate) // the conflicting 0200
+}
