@@ -521,22 +521,7 @@ func TestPayerReversalAndPull(t *testing.T) {
 // as if the payment were to be voided: the payer was told of a reversal
 // that never happened.
 func TestReversalWaitsForAResend(t *testing.T) {
-	var hold atomic.Bool
-	held := make(chan struct{})
-	hook := routing.HookFunc(func(ctx context.Context, req routing.Request) (routing.Decision, error) {
-		if hold.Load() {
-			<-held
-		}
-		return routing.Decision{Allow: true}, nil
-	})
-	fx := newFixtureWith(t, 5*time.Second, true, func(c *Config) {
-		tk, _ := routing.NewTokenizer(bytes.Repeat([]byte("k"), 32))
-		lim, _ := routing.NewLimiter(routing.LimiterConfig{})
-		audit, _ := routing.NewAuditRing(1024)
-		r, err := routing.NewRouter(routing.RouterConfig{State: c.Node.Routing(), Tokenizer: tk, Limiter: lim, Auditor: audit, Consent: hook})
-		must(t, err)
-		c.Router = r
-	})
+	fx, hold, held := newHeldFixture(t)
 	req := fx.payment(beta, "0020000009", 900)
 	fx.flow.Request(fx.payer, req)
 	fx.answer(beta, fx.forwarded(beta), iso8583.ResponseApproved)
@@ -718,22 +703,7 @@ func TestAdviceAnswersBatched(t *testing.T) {
 // 32 + 37, another amount) is in progress, the bank's 0420 for the posted
 // payment under that key gets 12 from the ledger, not 25.
 func TestReversalBesideAConflictingRequest(t *testing.T) {
-	var hold atomic.Bool
-	held := make(chan struct{})
-	hook := routing.HookFunc(func(ctx context.Context, req routing.Request) (routing.Decision, error) {
-		if hold.Load() {
-			<-held
-		}
-		return routing.Decision{Allow: true}, nil
-	})
-	fx := newFixtureWith(t, 5*time.Second, true, func(c *Config) {
-		tk, _ := routing.NewTokenizer(bytes.Repeat([]byte("k"), 32))
-		lim, _ := routing.NewLimiter(routing.LimiterConfig{})
-		audit, _ := routing.NewAuditRing(1024)
-		r, err := routing.NewRouter(routing.RouterConfig{State: c.Node.Routing(), Tokenizer: tk, Limiter: lim, Auditor: audit, Consent: hook})
-		must(t, err)
-		c.Router = r
-	})
+	fx, hold, held := newHeldFixture(t)
 	req := fx.payment(beta, "0020000009", 900)
 	fx.flow.Request(fx.payer, req)
 	fx.answer(beta, fx.forwarded(beta), iso8583.ResponseApproved)
@@ -755,4 +725,25 @@ func TestReversalBesideAConflictingRequest(t *testing.T) {
 	wantCode(t, fx.reply(), iso8583.ResponseInvalidTransaction) // the 0430: posted, irrevocable
 	close(held)
 	wantCode(t, fx.reply(), iso8583.ResponseDuplicate) // the conflicting 0200
+}
+
+// newHeldFixture is a fixture whose payments, once hold is set, wait in
+// the consent hook (in progress, not forwarded) until held is closed.
+func newHeldFixture(t *testing.T) (fx *fixture, hold *atomic.Bool, held chan struct{}) {
+	hold, held = new(atomic.Bool), make(chan struct{})
+	hook := routing.HookFunc(func(ctx context.Context, req routing.Request) (routing.Decision, error) {
+		if hold.Load() {
+			<-held
+		}
+		return routing.Decision{Allow: true}, nil
+	})
+	fx = newFixtureWith(t, 5*time.Second, true, func(c *Config) {
+		tk, _ := routing.NewTokenizer(bytes.Repeat([]byte("k"), 32))
+		lim, _ := routing.NewLimiter(routing.LimiterConfig{})
+		audit, _ := routing.NewAuditRing(1024)
+		r, err := routing.NewRouter(routing.RouterConfig{State: c.Node.Routing(), Tokenizer: tk, Limiter: lim, Auditor: audit, Consent: hook})
+		must(t, err)
+		c.Router = r
+	})
+	return fx, hold, held
 }
