@@ -730,6 +730,7 @@ func TestReversalBesideAConflictingRequest(t *testing.T) {
 // newHeldFixture is a fixture whose payments, once hold is set, wait in
 // the consent hook (in progress, not forwarded) until held is closed.
 func newHeldFixture(t *testing.T) (fx *fixture, hold *atomic.Bool, held chan struct{}) {
+	t.Helper()
 	hold, held = new(atomic.Bool), make(chan struct{})
 	hook := routing.HookFunc(func(ctx context.Context, req routing.Request) (routing.Decision, error) {
 		if hold.Load() {
