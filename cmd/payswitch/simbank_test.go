@@ -71,13 +71,7 @@ func TestSimBankFlags(t *testing.T) {
 		{[]string{"--delay", "-1s"}, "--delay -1s is negative"},
 		{[]string{"--log-level", "loud"}, "--log-level \"loud\""},
 	} {
-		args := append(append([]string{}, base...), tc.args...)
-		var out bytes.Buffer
-		root := newRootCommand()
-		root.SetOut(&out)
-		root.SetErr(&out)
-		root.SetArgs(args)
-		err := root.Execute()
+		_, err := runRoot(append(append([]string{}, base...), tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
 		}
