@@ -369,8 +369,8 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 	all, byWindow := latencyOf(results)
 	res.Windows, res.WindowWidth = byWindow.Windows, byWindow.WindowWidth
 	res.ByCode = map[iso8583.ResponseCode]int{}
-	var approved [][]simulator.RRN
-	for _, r := range results {
+	approved := make([][]*simulator.RRNList, len(results)) // by bank: the measured run's and the warm-up's
+	for i, r := range results {
 		res.Sent += r.Sent
 		res.TimedOut += r.TimedOut
 		res.Failed += r.Failed
@@ -379,13 +379,13 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 			res.ByCode[code] += n
 		}
 		res.Elapsed = max(res.Elapsed, r.Elapsed)
-		approved = append(approved, r.Approved)
+		approved[i] = append(approved[i], &r.Approved)
 	}
 	res.Approved = res.ByCode[iso8583.ResponseApproved]
 	res.Errors = res.Sent + res.NotSent - res.Approved
 	approvedAll := res.Approved
 	for i, r := range warm {
-		approved[i] = append(approved[i], r.Approved...)
+		approved[i] = append(approved[i], &r.Approved)
 		approvedAll += r.ByCode[iso8583.ResponseApproved]
 	}
 	warmAll, warmWindows := latencyOf(warm)
@@ -514,15 +514,19 @@ const checkChunk = 10_000
 // them in key order, so that consecutive reads share the store's cached
 // blocks, and in chunks, so that a snapshot restore waits for one chunk
 // at most, not for the whole check.
-func unposted(leader *replica.Node, approved [][]simulator.RRN) (int, error) {
+func unposted(leader *replica.Node, approved [][]*simulator.RRNList) (int, error) {
 	n := 0
-	for _, rrns := range approved {
-		n += len(rrns)
+	for _, lists := range approved {
+		for _, l := range lists {
+			n += l.Len()
+		}
 	}
 	ids := make([]ledger.ID, 0, n)
-	for i, rrns := range approved {
-		for _, rrn := range rrns {
-			ids = append(ids, flow.PaymentTransferID(uint64(e2eParticipantBase+i), rrn.String()))
+	for i, lists := range approved {
+		for _, l := range lists {
+			for rrn := range l.All() {
+				ids = append(ids, flow.PaymentTransferID(uint64(e2eParticipantBase+i), rrn.String()))
+			}
 		}
 	}
 	slices.SortFunc(ids, func(a, b ledger.ID) int { return bytes.Compare(a[:], b[:]) })

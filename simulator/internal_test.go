@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"testing"
 	"time"
@@ -171,44 +172,56 @@ func TestLoadWindows(t *testing.T) {
 	}
 }
 
-// TestLoadRunReservesApproved checks that a load's list of approved RRNs
-// never has to be copied while the load runs (see newLoadRun): it has room
-// for every planned payment, bounded by approvedReserveMax, and recording
-// all of them as approved keeps the same backing array.
-func TestLoadRunReservesApproved(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cfg  LoadConfig
-		want int
-	}{
-		{"count", LoadConfig{Rate: 1000, Count: 2500}, 2500},
-		{"duration", LoadConfig{Rate: 30000, Duration: 60 * time.Second}, 1_800_000},
-		{"count within duration", LoadConfig{Rate: 100, Count: 50, Duration: time.Minute}, 50},
-		{"beyond the reserve", LoadConfig{Rate: 1_000_000, Duration: 5 * time.Second}, approvedReserveMax},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			run := newLoadRun(tc.cfg)
-			if got := cap(run.res.Approved); got != tc.want {
-				t.Fatalf("room for %d approved RRNs, want %d", got, tc.want)
-			}
-			if tc.want > 100_000 {
-				return
-			}
-			first := &run.res.Approved[:1][0]
-			approved := &iso8583.Message{ResponseCode: iso8583.ResponseApproved}
-			run.start = time.Now()
-			for i := range tc.want {
-				run.inflight.Add(1)
-				c := &call{intended: run.start}
-				c.rrn[0] = byte(i)
-				run.complete(c, approved, nil)
-			}
-			if len(run.res.Approved) != tc.want {
-				t.Fatalf("%d approved RRNs recorded, want %d", len(run.res.Approved), tc.want)
-			}
-			if &run.res.Approved[0] != first {
-				t.Fatal("the approved RRNs were copied to a new array while the load ran")
-			}
-		})
+// TestLoadRunApprovedInBlocks checks how a load keeps its approved RRNs
+// (see RRNList): nothing before the first approval, then block by block,
+// in order, with no block ever moved to a new array and never more than
+// one block of room unused.
+func TestLoadRunApprovedInBlocks(t *testing.T) {
+	run := newLoadRun(LoadConfig{Rate: 30000, Duration: 60 * time.Second})
+	if run.res.Approved.Len() != 0 || len(run.res.Approved.blocks) != 0 {
+		t.Fatalf("a new load holds %d approved RRNs in %d blocks, want none", run.res.Approved.Len(), len(run.res.Approved.blocks))
+	}
+	approved := &iso8583.Message{ResponseCode: iso8583.ResponseApproved}
+	declined := &iso8583.Message{ResponseCode: iso8583.ResponseDoNotHonour}
+	run.start = time.Now()
+	rrn := func(i int) RRN { return RRN([]byte(fmt.Sprintf("%012d", i))) }
+	var firsts []*RRN // the first element of each block, as it was made
+	const n = 3*rrnBlock + 5
+	for i := range n {
+		for _, resp := range []*iso8583.Message{approved, declined} {
+			run.inflight.Add(1)
+			c := &call{intended: run.start, rrn: rrn(i)}
+			run.complete(c, resp, nil)
+		}
+		if blocks := run.res.Approved.blocks; len(blocks) > len(firsts) {
+			firsts = append(firsts, &blocks[len(blocks)-1][0])
+		}
+	}
+	l := &run.res.Approved
+	if l.Len() != n || len(l.blocks) != n/rrnBlock+1 {
+		t.Fatalf("%d approved RRNs in %d blocks, want %d in %d", l.Len(), len(l.blocks), n, n/rrnBlock+1)
+	}
+	room := 0
+	for i, b := range l.blocks {
+		room += cap(b)
+		if &b[0] != firsts[i] {
+			t.Fatalf("block %d was copied to a new array while the load ran", i)
+		}
+	}
+	if room-n >= rrnBlock {
+		t.Errorf("room for %d RRNs held for %d", room, n)
+	}
+	i := 0
+	for r := range l.All() {
+		if r != rrn(i) {
+			t.Fatalf("approved RRN %d is %s, want %s", i, r, rrn(i))
+		}
+		i++
+	}
+	if i != n {
+		t.Fatalf("All yielded %d RRNs, want %d", i, n)
+	}
+	for range l.All() {
+		break // All stops when asked to
 	}
 }

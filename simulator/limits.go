@@ -68,11 +68,6 @@ const (
 	// rate and duration (RunLoad keeps the RRN of each approved one).
 	loadPaymentsMax = 100_000_000
 
-	// approvedReserveMax bounds the approved RRNs a load makes room for
-	// before it starts (12 bytes each: 48 MiB); a longer load's list grows
-	// as it fills beyond that. See newLoadRun.
-	approvedReserveMax = 1 << 22
-
 	// loadTimeoutDefault is LoadConfig.Timeout's default.
 	loadTimeoutDefault = 5 * time.Second
 

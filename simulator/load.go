@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -75,7 +76,7 @@ type LoadResult struct {
 	Elapsed time.Duration
 	// Approved lists the RRNs of the payments answered 00, in the order
 	// of their answers: for a check that none was lost.
-	Approved []RRN
+	Approved RRNList
 }
 
 // RRN is a retrieval reference number (field 37). LoadResult keeps its
@@ -88,6 +89,56 @@ type RRN [rrnLen]byte
 
 // String returns the RRN as its 12 characters.
 func (r RRN) String() string { return string(r[:]) }
+
+// RRNList is an append-only list of RRNs, kept in blocks of rrnBlock that
+// are allocated one at a time as the list fills. Nothing it holds is ever
+// copied, and it never holds room it has not begun to fill.
+//
+// Why blocks: a load keeps every approved RRN (12 bytes each, 5.4 MB for
+// one bank's share of a 60 s load at 30,000 payments/s). Grown by append,
+// the list was copied whole each time it filled, under the load's lock,
+// holding the readers of every session for 20-60 ms. Reserved whole at
+// the start instead, it added 5.4 MB per bank to the live heap at once;
+// with the binary's GOGC of 400 that raised the heap goal by some 86 MB
+// for four banks, and in the next collection cycle, 1-3 s into the
+// measured load, the process touched that much fresh memory: some 21,000
+// page faults at about 11 µs each on the development VM, the worst second
+// of many runs (bench/RESULTS.md). Block by block, the heap grows 48 KiB
+// at a time, spread over the load.
+type RRNList struct {
+	blocks [][]RRN
+	n      int
+}
+
+// rrnBlock is the number of RRNs in one block of an RRNList (48 KiB).
+const rrnBlock = 4096
+
+// Len returns the number of RRNs in l.
+func (l *RRNList) Len() int { return l.n }
+
+// All yields the RRNs of l in the order they were added.
+func (l *RRNList) All() iter.Seq[RRN] {
+	return func(yield func(RRN) bool) {
+		for _, b := range l.blocks {
+			for _, r := range b {
+				if !yield(r) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// add appends r to l.
+func (l *RRNList) add(r RRN) {
+	last := len(l.blocks) - 1
+	if last < 0 || len(l.blocks[last]) == rrnBlock {
+		l.blocks = append(l.blocks, make([]RRN, 0, rrnBlock))
+		last++
+	}
+	l.blocks[last] = append(l.blocks[last], r)
+	l.n++
+}
 
 // withDefaults returns c with its zero values replaced by the defaults.
 func (c LoadConfig) withDefaults() LoadConfig {
@@ -185,17 +236,9 @@ type loadRun struct {
 }
 
 // newLoadRun returns the state of a load of cfg, its start not yet set.
-//
-// Approved has room for every planned payment (up to approvedReserveMax)
-// from the start. Grown by append instead, it was copied whole each time
-// it filled, under mu and into memory the process had never touched: in a
-// 60 s load at 30,000 payments/s on four banks, the four lists grew at the
-// same moments (every 1.25 times as many payments), and from the 20th
-// second on each growth held the readers of every session for 20-60 ms,
-// which the benchmark then counted as the switch's latency (its worst
-// windows, at 41 s and 51 s, run after run; bench/RESULTS.md). Reserved,
-// the list's pages are touched one at a time as it fills, and nothing is
-// copied.
+// It allocates nothing in proportion to the load: the histograms of the
+// windows are made as the load reaches them, and the approved RRNs are
+// kept block by block (see RRNList).
 func newLoadRun(cfg LoadConfig) *loadRun {
 	planned := cfg.planned()
 	width, n := windows(cfg.due(max(planned-1, 0)))
@@ -204,7 +247,6 @@ func newLoadRun(cfg LoadConfig) *loadRun {
 		Latency:     hdrhistogram.New(1, latencyMicrosMax, latencySignificantDigits),
 		Windows:     make([]*hdrhistogram.Histogram, n),
 		WindowWidth: width,
-		Approved:    make([]RRN, 0, min(planned, approvedReserveMax)),
 	}}
 }
 
@@ -225,7 +267,7 @@ func (r *loadRun) complete(c *call, resp *iso8583.Message, err error) {
 			_ = r.res.Latency.RecordValue(micros)
 			_ = r.window(c.intended).RecordValue(micros)
 			if resp.ResponseCode == iso8583.ResponseApproved {
-				r.res.Approved = append(r.res.Approved, RRN(c.rrn))
+				r.res.Approved.add(RRN(c.rrn))
 			}
 		case errors.Is(err, ErrNoAnswer):
 			r.res.TimedOut++

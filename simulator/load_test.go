@@ -70,7 +70,7 @@ func TestRunLoadAnswersEveryPayment(t *testing.T) {
 		}
 	}
 	approved := make(map[string]bool)
-	for _, r := range res.Approved {
+	for r := range res.Approved.All() {
 		rrn := r.String()
 		approved[rrn] = true
 		if !received[rrn] {
@@ -119,7 +119,7 @@ func TestRunLoadTimesOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Sent != 20 || res.TimedOut != 20 || res.Answered != 0 || res.Latency.TotalCount() != 0 || len(res.Approved) != 0 {
+	if res.Sent != 20 || res.TimedOut != 20 || res.Answered != 0 || res.Latency.TotalCount() != 0 || res.Approved.Len() != 0 {
 		t.Fatalf("sent %d timed out %d answered %d", res.Sent, res.TimedOut, res.Answered)
 	}
 	if took := time.Since(start); took > time.Second {

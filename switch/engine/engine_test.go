@@ -411,7 +411,7 @@ func TestLoadNoLoss(t *testing.T) {
 		if i == 1 {
 			acquirer = beta
 		}
-		for _, rrn := range r.Approved {
+		for rrn := range r.Approved.All() {
 			if tr, ok := transferOf(t, leader, acquirer, rrn.String()); !ok || tr.Status != ledger.StatusPosted {
 				t.Fatalf("approved payment %d/%s is %+v in the ledger", acquirer, rrn, tr)
 			}
