@@ -102,9 +102,9 @@ func (r RRN) String() string { return string(r[:]) }
 // with the binary's GOGC of 400 that raised the heap goal by some 86 MB
 // for four banks, and in the next collection cycle, 1-3 s into the
 // measured load, the process touched that much fresh memory: some 21,000
-// page faults at about 11 µs each on the development VM, the worst second
-// of many runs (bench/RESULTS.md). Block by block, the heap grows 48 KiB
-// at a time, spread over the load.
+// page faults at about 11 µs each on the development VM, where many runs
+// had their worst second (bench/RESULTS.md, 2026-11-29 afternoon). Block
+// by block, the heap grows 48 KiB at a time, spread over the load.
 type RRNList struct {
 	blocks [][]RRN
 	n      int
