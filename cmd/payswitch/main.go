@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -52,8 +53,9 @@ replicated double-entry ledger. Start with 'payswitch demo'.`,
 			cmd.RunE = newCommandGroup(cmd.Use, cmd.Short).RunE
 		}
 	}
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
+	root.PersistentFlags().StringVar(&memProfile, "memprofile", "", "write a heap profile to this file when the command ends (what it allocated, sampled, and what was still live)")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if cpuProfile == "" {
 			return nil
@@ -64,10 +66,23 @@ replicated double-entry ledger. Start with 'payswitch demo'.`,
 		}
 		return pprof.StartCPUProfile(f)
 	}
-	root.PersistentPostRun = func(*cobra.Command, []string) {
+	root.PersistentPostRunE = func(*cobra.Command, []string) error {
 		if cpuProfile != "" {
 			pprof.StopCPUProfile()
 		}
+		if memProfile == "" {
+			return nil
+		}
+		f, err := os.Create(memProfile)
+		if err != nil {
+			return err
+		}
+		runtime.GC() // the live figures as of the last collection: make it now
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
 	}
 	return root
 }
