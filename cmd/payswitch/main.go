@@ -54,9 +54,19 @@ replicated double-entry ledger. Start with 'payswitch demo'.`,
 		}
 	}
 	var cpuProfile, memProfile string
+	var memFile *os.File
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
 	root.PersistentFlags().StringVar(&memProfile, "memprofile", "", "write a heap profile to this file when the command ends (what it allocated, sampled, and what was still live)")
+	// Both files are created before the command runs, so that a path that
+	// cannot be written fails at once rather than after a long benchmark.
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if memProfile != "" {
+			f, err := os.Create(memProfile)
+			if err != nil {
+				return err
+			}
+			memFile = f
+		}
 		if cpuProfile == "" {
 			return nil
 		}
@@ -70,19 +80,12 @@ replicated double-entry ledger. Start with 'payswitch demo'.`,
 		if cpuProfile != "" {
 			pprof.StopCPUProfile()
 		}
-		if memProfile == "" {
+		if memFile == nil {
 			return nil
 		}
-		f, err := os.Create(memProfile)
-		if err != nil {
-			return err
-		}
-		runtime.GC() // the live figures as of the last collection: make it now
-		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-			f.Close()
-			return err
-		}
-		return f.Close()
+		runtime.GC() // the live figures are as of the last collection: make it now
+		err := pprof.Lookup("allocs").WriteTo(memFile, 0)
+		return errors.Join(err, memFile.Close())
 	}
 	return root
 }

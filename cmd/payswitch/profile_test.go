@@ -11,7 +11,7 @@ import (
 
 // TestProfileFlags: --cpuprofile and --memprofile each leave a profile
 // (pprof's gzipped protocol buffers) once the command ends, and a heap
-// profile that cannot be written fails the command rather than vanishing.
+// profile that cannot be written fails the command before it starts.
 func TestProfileFlags(t *testing.T) {
 	dir := t.TempDir()
 	cpu, mem := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "mem.prof")
@@ -35,8 +35,12 @@ func TestProfileFlags(t *testing.T) {
 		}
 	}
 
-	_, err = runRoot("--memprofile", filepath.Join(dir, "no-such-dir", "mem.prof"), "check", filepath.Join(dir, "ledger"))
+	other := filepath.Join(dir, "other")
+	_, err = runRoot("--memprofile", filepath.Join(dir, "no-such-dir", "mem.prof"), "check", other)
 	if err == nil || !strings.Contains(err.Error(), "no-such-dir") {
 		t.Fatalf("a heap profile that cannot be written: %v, want an error naming its path", err)
+	}
+	if _, err := os.Stat(other); !os.IsNotExist(err) {
+		t.Fatalf("the command ran before its heap profile's path was found unwritable (stat: %v)", err)
 	}
 }
