@@ -111,6 +111,8 @@ type E2EResult struct {
 	// Warmup is the warm-up's latency, which the figures above leave out:
 	// how a node that has just started, with an empty store, answers.
 	Warmup WarmupLatency
+	// CPU is what the process and the machine used in the measured run.
+	CPU CPUUse
 }
 
 // WarmupLatency summarises the warm-up's answered payments.
@@ -354,10 +356,12 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 		}
 	}
 	schedBefore, stopsBefore, tablesBefore := readHistogram(schedLatencyMetric), readStops(), pacing(leader)
+	cpuBefore := readCPU()
 	results, err := e2ePhase(ctx, banks, cfg, cfg.Duration, cfg.Progress)
 	if err != nil {
 		return res, err
 	}
+	res.CPU = cpuBetween(cpuBefore, readCPU())
 	res.SchedWait = schedWaitBetween(schedBefore, readHistogram(schedLatencyMetric))
 	res.Stops = schedWaitBetween(stopsBefore, readStops())
 	tablesAfter := pacing(leader)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -35,6 +36,9 @@ func TestRunE2ESmall(t *testing.T) {
 	}
 	if w.P99ms <= 0 || w.MaxMs < w.P99ms || w.Windows.Windows != 1 || w.WindowWidth != time.Second {
 		t.Errorf("warm-up summary %+v: want a positive p99 no larger than the max, over one window of 1s", w)
+	}
+	if c := res.CPU; c.Wall < cfg.Duration || c.CPUs() <= 0 || (runtime.GOOS == "linux" && (c.MachineIdle < 0 || c.MachineIdle > 1)) {
+		t.Errorf("cpu of the measured run %+v: want at least its %v of wall time, some CPU used, an idle share", c, cfg.Duration)
 	}
 	if res.Lost != 0 || res.Extra != 0 {
 		t.Errorf("ledger check: %d approved payments not posted, %d minor units beyond them", res.Lost, res.Extra)
