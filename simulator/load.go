@@ -434,11 +434,11 @@ func (b *Bank) sendLoad(ctx context.Context, cfg LoadConfig, run *loadRun) (sent
 //
 // Every payment's latency counts from its own due time, so a payment due
 // just after the sender fell asleep carries up to a tick of the sender's
-// wait; a longer tick in exchange wakes the sender, its session writers
-// and the switch's readers half as often. At 30,000 payments/s on the two
-// CPUs the load generator shares with the switch, 2 ms rather than 1 ms
-// lowered the run's p99 in 15 of 20 interleaved pairs despite the wait
-// (bench/RESULTS.md, 2026-11-29 (evening)); 4 ms gained nothing more.
+// wait. 2 ms rather than 1 ms wakes the sender, its session writers and
+// the switch's readers half as often for the payers' requests; at 30,000
+// payments/s, on the two CPUs the load generator shares with the switch,
+// that lowered the run's p99 in 15 of 20 interleaved pairs despite the
+// wait (bench/RESULTS.md, 2026-11-29 (evening)); 4 ms gained nothing more.
 const (
 	loadTick      = 2 * time.Millisecond
 	loadKickEvery = 32
