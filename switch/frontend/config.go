@@ -31,7 +31,11 @@ type Config struct {
 	// Handler receives the payments and their answers. Required.
 	Handler Handler
 	// Workers is the size of the worker pool that runs every decoded
-	// message, never the event loop. Default 2*GOMAXPROCS.
+	// message, never the event loop. Default GOMAXPROCS, at least 2. The
+	// handlers do not block (a payment's ledger commands are asynchronous),
+	// so more workers than Ps only add wake-ups: with 8 against 4 at
+	// 30,000 payments/s on two CPUs the p99 was higher in every one of
+	// ten interleaved pairs (bench/RESULTS.md, 2026-11-29 (evening)).
 	Workers int
 	// QueueMax bounds the decoded requests waiting for a worker; responses
 	// wait in a queue of their own, four times as long, which the workers
@@ -87,7 +91,7 @@ func (c Config) withDefaults() Config {
 		c.IsLeader = func() bool { return true }
 	}
 	if c.Workers == 0 {
-		c.Workers = 2 * runtime.GOMAXPROCS(0)
+		c.Workers = max(runtime.GOMAXPROCS(0), 2)
 	}
 	if c.QueueMax == 0 {
 		c.QueueMax = queueMaxDefault
