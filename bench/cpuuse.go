@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -29,6 +30,22 @@ func (u CPUUse) CPUs() float64 {
 		return 0
 	}
 	return float64(u.User+u.System) / float64(u.Wall)
+}
+
+// Describe says what u measured for a person, of a machine with cpus
+// CPUs: "kept 1.62 of 2 CPUs busy (user 1.11, system 0.51); the machine's
+// CPUs were idle 16% of the time". It is empty where the platform gave no
+// process CPU time, and leaves out the idle share where it gave none.
+func (u CPUUse) Describe(cpus int) string {
+	if u.Wall <= 0 || u.User+u.System <= 0 {
+		return ""
+	}
+	d := fmt.Sprintf("kept %.2f of %d CPUs busy (user %.2f, system %.2f)",
+		u.CPUs(), cpus, u.User.Seconds()/u.Wall.Seconds(), u.System.Seconds()/u.Wall.Seconds())
+	if u.MachineIdle >= 0 {
+		d += fmt.Sprintf("; the machine's CPUs were idle %.0f%% of the time", 100*u.MachineIdle)
+	}
+	return d
 }
 
 // cpuSample is one reading of the counters CPUUse is made from.

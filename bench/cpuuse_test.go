@@ -34,6 +34,23 @@ func TestCPUBetween(t *testing.T) {
 	}
 }
 
+func TestCPUUseDescribe(t *testing.T) {
+	for _, tc := range []struct {
+		u    CPUUse
+		want string
+	}{
+		{CPUUse{Wall: 2 * time.Second, User: 2 * time.Second, System: time.Second, MachineIdle: 0.125},
+			"kept 1.50 of 2 CPUs busy (user 1.00, system 0.50); the machine's CPUs were idle 12% of the time"},
+		{CPUUse{Wall: time.Second, User: time.Second / 2, MachineIdle: -1}, "kept 0.50 of 2 CPUs busy (user 0.50, system 0.00)"},
+		{CPUUse{Wall: time.Second, MachineIdle: 0.5}, ""},
+		{CPUUse{User: time.Second, MachineIdle: 0.5}, ""},
+	} {
+		if got := tc.u.Describe(2); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.u, got, tc.want)
+		}
+	}
+}
+
 // TestReadCPU: the counters move with work done, where the platform has
 // them.
 func TestReadCPU(t *testing.T) {

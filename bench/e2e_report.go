@@ -56,12 +56,8 @@ func WriteE2EReport(dir, command string, cfg E2EConfig, res E2EResult) (string, 
 	}
 	check := fmt.Sprintf("Ledger check: %d approved payments not posted, %d minor units moved beyond the approved payments. Raft on the leader: %d entries, %.0f commands per entry, %.2f ms mean commit.",
 		res.Lost, res.Extra, res.Raft.Entries, res.Raft.MeanCommands, res.Raft.MeanCommit)
-	if c := res.CPU; c.Wall > 0 && c.User+c.System > 0 { // no figure where the platform gives none
-		check += fmt.Sprintf(" CPU in the measured run: the process (switch and simulated banks) kept %.2f of %d CPUs busy", c.CPUs(), runtime.NumCPU())
-		if c.MachineIdle >= 0 {
-			check += fmt.Sprintf("; the machine's CPUs were idle %.0f%% of the time", 100*c.MachineIdle)
-		}
-		check += "."
+	if d := res.CPU.Describe(runtime.NumCPU()); d != "" {
+		check += " CPU in the measured run: the process (switch and simulated banks) " + d + "."
 	}
 	rep.Sections = append(rep.Sections, report.Section{Title: "Payments", Text: check, Charts: charts, Tables: []report.Table{legs}})
 	return rep.Write(dir)

@@ -314,13 +314,8 @@ last one line:
 				fmt.Fprintf(out, "goroutines waiting for a P (Go scheduler, bucket upper bounds): p50 %.3f ms, p99 %.2f ms, p99.9 %.2f ms, max %.1f ms over %d waits\n",
 					w.P50ms, w.P99ms, w.P999ms, w.MaxMs, w.Count)
 			}
-			if c := res.CPU; c.Wall > 0 && c.User+c.System > 0 {
-				fmt.Fprintf(out, "cpu in the measured run: the process kept %.2f of %d CPUs busy (user %.2f, system %.2f)",
-					c.CPUs(), runtime.NumCPU(), c.User.Seconds()/c.Wall.Seconds(), c.System.Seconds()/c.Wall.Seconds())
-				if c.MachineIdle >= 0 {
-					fmt.Fprintf(out, "; the machine's CPUs were idle %.0f%% of the time", 100*c.MachineIdle)
-				}
-				fmt.Fprintln(out)
+			if d := res.CPU.Describe(runtime.NumCPU()); d != "" {
+				fmt.Fprintf(out, "cpu in the measured run: the process %s\n", d)
 			}
 			if g := res.Stops; g.Count > 0 {
 				fmt.Fprintf(out, "stops of the world (garbage collector and other): %d, p50 %.3f ms, max %.1f ms (bucket upper bounds)\n", g.Count, g.P50ms, g.MaxMs)
